@@ -1,0 +1,140 @@
+"""Colour conversions: RGB <-> Y'CbCr 4:2:0 for the codecs, and luma for the JND model.
+
+One conversion serves every encoder, so only the codec differs between them. Planes are
+numpy arrays; RGB is uint8 0..255 (H, W, 3); Y'CbCr samples are integers 0..2**bit_depth-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vvcjnd.errors import VvcjndError
+
+# Kr, Kb of each matrix (Y' = Kr R' + (1 - Kr - Kb) G' + Kb B').
+MATRICES = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114)}
+
+# MATLAB rgb2gray weights, as the authors' patch model uses them.
+GRAY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140])
+
+
+def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """Luma of uint8 RGB (H, W, 3) with MATLAB ``rgb2gray`` weights, float64 0..255 (unrounded)."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise VvcjndError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
+    return rgb.astype(np.float64) @ GRAY_WEIGHTS
+
+
+@dataclass(frozen=True)
+class YuvFormat:
+    """How RGB maps to Y'CbCr 4:2:0 samples: matrix, range, chroma filters and bit depth."""
+
+    matrix: str = "bt709"
+    range: str = "limited"
+    chroma_downsample: str = "average"
+    chroma_upsample: str = "bilinear"
+    bit_depth: int = 10
+
+    @classmethod
+    def from_config(cls, colour: dict) -> YuvFormat:
+        return cls(**colour)
+
+    @property
+    def max_value(self) -> int:
+        return (1 << self.bit_depth) - 1
+
+    @property
+    def dtype(self) -> type:
+        return np.uint8 if self.bit_depth == 8 else np.uint16
+
+    def _scales(self) -> tuple[float, float, float]:
+        """(luma offset, luma span, chroma span) in sample units."""
+        unit = 1 << (self.bit_depth - 8)
+        if self.range == "limited":
+            return 16.0 * unit, 219.0 * unit, 224.0 * unit
+        return 0.0, float(self.max_value), float(self.max_value)
+
+    def rgb_to_yuv(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """uint8 RGB (H, W, 3), H and W even -> (Y (H, W), Cb, Cr (H/2, W/2)) integer samples."""
+        height, width = rgb.shape[:2]
+        if height % 2 or width % 2:
+            raise VvcjndError(f"4:2:0 needs even width and height, got {width}x{height}")
+        kr, kb = MATRICES[self.matrix]
+        r, g, b = (rgb[..., i].astype(np.float64) / 255.0 for i in range(3))
+        y = kr * r + (1.0 - kr - kb) * g + kb * b
+        cb = (b - y) / (2.0 * (1.0 - kb))
+        cr = (r - y) / (2.0 * (1.0 - kr))
+        cb, cr = (self._downsample(plane) for plane in (cb, cr))
+        offset, y_span, c_span = self._scales()
+        mid = float(1 << (self.bit_depth - 1))
+        return (
+            self._quantise(offset + y_span * y),
+            self._quantise(mid + c_span * cb),
+            self._quantise(mid + c_span * cr),
+        )
+
+    def yuv_to_rgb(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+        """Integer Y'CbCr 4:2:0 planes -> uint8 RGB (H, W, 3), rounded and clipped to 0..255."""
+        kr, kb = MATRICES[self.matrix]
+        offset, y_span, c_span = self._scales()
+        mid = float(1 << (self.bit_depth - 1))
+        luma = (y.astype(np.float64) - offset) / y_span
+        cb_full = self._upsample((cb.astype(np.float64) - mid) / c_span, y.shape)
+        cr_full = self._upsample((cr.astype(np.float64) - mid) / c_span, y.shape)
+        r = luma + 2.0 * (1.0 - kr) * cr_full
+        b = luma + 2.0 * (1.0 - kb) * cb_full
+        g = (luma - kr * r - kb * b) / (1.0 - kr - kb)
+        rgb = np.stack([r, g, b], axis=-1) * 255.0
+        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+    def _quantise(self, plane: np.ndarray) -> np.ndarray:
+        return np.clip(np.rint(plane), 0, self.max_value).astype(self.dtype)
+
+    def _downsample(self, plane: np.ndarray) -> np.ndarray:
+        if self.chroma_downsample == "drop":
+            return plane[::2, ::2]
+        height, width = plane.shape
+        return plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+
+    def _upsample(self, plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        if self.chroma_upsample == "nearest":
+            return plane.repeat(2, axis=0).repeat(2, axis=1)[: shape[0], : shape[1]]
+        # Centre-sited bilinear: output sample i sits at (i + 0.5) / 2 - 0.5 in chroma units.
+        return _bilinear_axis(_bilinear_axis(plane, shape[0], 0), shape[1], 1)
+
+    # -- raw planar files ---------------------------------------------------------------
+
+    def to_bytes(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> bytes:
+        """Planar 4:2:0 file bytes (yuv420p for 8 bits, yuv420p10le for 10 bits)."""
+        little = np.dtype(self.dtype).newbyteorder("<")
+        return b"".join(p.astype(little).tobytes() for p in (y, cb, cr))
+
+    def from_bytes(self, data: bytes, width: int, height: int):
+        """Parse one planar 4:2:0 frame of ``width`` x ``height``; raise if the size is wrong."""
+        little = np.dtype(self.dtype).newbyteorder("<")
+        luma, chroma = width * height, (width // 2) * (height // 2)
+        expected = (luma + 2 * chroma) * little.itemsize
+        if len(data) < expected:
+            raise VvcjndError(
+                f"decoded YUV holds {len(data)} bytes, expected {expected} for one "
+                f"{width}x{height} {self.bit_depth}-bit 4:2:0 frame"
+            )
+        samples = np.frombuffer(data[:expected], dtype=little).astype(self.dtype)
+        y = samples[:luma].reshape(height, width)
+        cb = samples[luma : luma + chroma].reshape(height // 2, width // 2)
+        cr = samples[luma + chroma :].reshape(height // 2, width // 2)
+        return y, cb, cr
+
+
+def _bilinear_axis(plane: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """2x centre-sited linear upsampling of ``plane`` along ``axis`` to ``size`` samples."""
+    n = plane.shape[axis]
+    position = np.clip((np.arange(size) + 0.5) / 2.0 - 0.5, 0, n - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, n - 1)
+    weight = position - low
+    shape = [1, 1]
+    shape[axis] = size
+    weight = weight.reshape(shape)
+    return np.take(plane, low, axis=axis) * (1 - weight) + np.take(plane, high, axis=axis) * weight

@@ -1,0 +1,95 @@
+"""Configuration: JSON-schema validation with defaults and messages that name the key.
+
+The schema lives in ``workflow/schemas/config.schema.yaml``; each stage's section is a
+sibling file it references (``sources.schema.yaml``, ``labels.schema.yaml`` ...).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from vvcjnd.errors import VvcjndError
+
+MAIN_SCHEMA = "config.schema.yaml"
+DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "workflow" / "schemas"
+
+
+def _registry(schema_dir: Path) -> Registry:
+    resources = []
+    for file in sorted(schema_dir.glob("*.schema.yaml")):
+        contents = yaml.safe_load(file.read_text())
+        contents.pop("$schema", None)
+        resources.append((file.name, DRAFT202012.create_resource(contents)))
+    return Registry().with_resources(resources)
+
+
+def _with_defaults(validator_class):
+    """Extend a validator so that it fills in ``default`` values of missing properties."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "$ref" in subschema:
+                    subschema = validator._resolver.lookup(subschema["$ref"]).contents
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from check_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(part) for part in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        return f"config key '{key}': unknown key(s) {unknown}; allowed keys are {allowed}"
+    return f"config key '{key}': {error.message}"
+
+
+def validate_config(config: dict, schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> dict:
+    """Validate ``config`` in place against the schema, filling defaults; return it.
+
+    Raises :class:`VvcjndError` naming the first offending key (by its dotted path).
+    """
+    schema_dir = Path(schema_dir)
+    schema = yaml.safe_load((schema_dir / MAIN_SCHEMA).read_text())
+    validator_class = _with_defaults(jsonschema.Draft202012Validator)
+    validator = validator_class(schema, registry=_registry(schema_dir))
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise VvcjndError("invalid configuration: " + "; ".join(_describe(e) for e in errors[:5]))
+    _check_consistency(config)
+    return config
+
+
+def _check_consistency(config: dict) -> None:
+    """Cross-key rules that a JSON schema cannot express."""
+    qp = config["encode"]["qp"]
+    if qp["min"] > qp["max"]:
+        raise VvcjndError(
+            f"config key 'encode.qp': min ({qp['min']}) must not exceed max ({qp['max']})"
+        )
+
+
+def load_config(path: str | Path, schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> dict:
+    """Read a YAML config file and validate it (see :func:`validate_config`)."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise VvcjndError(f"cannot read config file {path}: {exc}") from exc
+    return validate_config(config, schema_dir)
+
+
+def qp_ladder(config: dict) -> list[int]:
+    """The QP ladder of the run (QP 0..63), ascending."""
+    qp = config["encode"]["qp"]
+    return list(range(qp["min"], qp["max"] + 1, qp["step"]))

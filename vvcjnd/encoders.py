@@ -1,0 +1,239 @@
+"""VVC codec adapters. Each adapter only builds argument lists; `vvcjnd.runner` executes them.
+
+Every adapter encodes one all-intra frame of a planar Y'CbCr 4:2:0 file at a constant QP
+and decodes the bitstream back to a planar 4:2:0 file. Colour conversion happens outside,
+once, for every codec (`vvcjnd.colour`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from vvcjnd.errors import VvcjndError
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One encode/decode: the source YUV (bit_depth bits), its size, the QP (0..63), outputs."""
+
+    source_yuv: Path
+    width: int
+    height: int
+    bit_depth: int
+    qp: int
+    bitstream: Path
+    decoded_yuv: Path
+
+
+class Codec(ABC):
+    """A VVC encoder/decoder pair driven through its command line."""
+
+    name: str
+    bitstream_suffix: str
+
+    @property
+    @abstractmethod
+    def setting(self) -> str:
+        """The encoder setting recorded in the quality table (preset or cfg file)."""
+
+    @abstractmethod
+    def encode_args(self, frame: Frame) -> list[str]:
+        """Argument list that encodes ``frame.source_yuv`` into ``frame.bitstream``."""
+
+    @abstractmethod
+    def decode_args(self, frame: Frame) -> list[str]:
+        """Argument list that decodes ``frame.bitstream`` into ``frame.decoded_yuv``."""
+
+    @abstractmethod
+    def decoded_bit_depth(self, bit_depth: int) -> int:
+        """Bit depth of the decoded YUV file for a source of ``bit_depth`` bits."""
+
+    @abstractmethod
+    def executables(self) -> dict[str, str]:
+        """Config key -> executable path or name, checked when the workflow starts."""
+
+    @abstractmethod
+    def version_args(self) -> list[str]:
+        """Argument list that prints the tool's version (its exit status is not checked)."""
+
+    @staticmethod
+    @abstractmethod
+    def parse_version(text: str) -> str:
+        """The version string found in the version output plus an encode log."""
+
+    def check(self) -> None:
+        """Raise, naming the config key, if an executable or file is missing or not executable."""
+        for key, tool in self.executables().items():
+            found = shutil.which(tool) if os.sep not in tool else tool
+            if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
+                raise VvcjndError(f"config key '{key}': {tool!r} is not an executable file")
+
+
+def bundled_ffmpeg() -> str:
+    """Path of the static ffmpeg shipped by the imageio-ffmpeg wheel."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+class FfmpegVvenc(Codec):
+    """libvvenc inside ffmpeg (constant QP, perceptual QP adaptation off), ffmpeg's VVC decoder."""
+
+    name = "vvenc"
+    bitstream_suffix = ".266"
+
+    def __init__(self, ffmpeg: str | None, preset: str, extra_args: list[str]):
+        self.ffmpeg = ffmpeg or bundled_ffmpeg()
+        self.preset = preset
+        self.extra_args = list(extra_args)
+
+    @property
+    def setting(self) -> str:
+        return f"preset={self.preset}"
+
+    def encode_args(self, frame: Frame) -> list[str]:
+        pix_fmt = "yuv420p" if frame.bit_depth == 8 else "yuv420p10le"
+        return [
+            self.ffmpeg, "-hide_banner", "-nostdin", "-y",
+            "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s:v", f"{frame.width}x{frame.height}",
+            "-r", "1", "-i", str(frame.source_yuv),
+            "-frames:v", "1", "-pix_fmt", "yuv420p10le",
+            "-c:v", "libvvenc", "-preset", self.preset, "-qp", str(frame.qp), "-qpa", "0",
+            "-threads", "1", *self.extra_args,
+            "-f", "vvc", str(frame.bitstream),
+        ]  # fmt: skip
+
+    def decode_args(self, frame: Frame) -> list[str]:
+        return [
+            self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-threads", "1",
+            "-i", str(frame.bitstream),
+            "-f", "rawvideo", "-pix_fmt", "yuv420p10le", str(frame.decoded_yuv),
+        ]  # fmt: skip
+
+    def decoded_bit_depth(self, bit_depth: int) -> int:
+        return 10
+
+    def executables(self) -> dict[str, str]:
+        return {"encode.vvenc.ffmpeg": self.ffmpeg}
+
+    def version_args(self) -> list[str]:
+        return [self.ffmpeg, "-hide_banner", "-version"]
+
+    @staticmethod
+    def parse_version(text: str) -> str:
+        vvenc = re.search(r"libvvenc version: (\S+)", text)
+        ffmpeg = re.search(r"ffmpeg version (\S+)", text)
+        return (
+            f"libvvenc {vvenc.group(1) if vvenc else 'unknown'} "
+            f"(ffmpeg {ffmpeg.group(1) if ffmpeg else 'unknown'})"
+        )
+
+
+class VvencApp(Codec):
+    """The standalone vvencapp / vvdecapp of Fraunhofer's VVenC and VVdeC."""
+
+    name = "vvencapp"
+    bitstream_suffix = ".266"
+
+    def __init__(self, encoder: str, decoder: str, preset: str, extra_args: list[str]):
+        self.encoder, self.decoder = encoder, decoder
+        self.preset = preset
+        self.extra_args = list(extra_args)
+
+    @property
+    def setting(self) -> str:
+        return f"preset={self.preset}"
+
+    def encode_args(self, frame: Frame) -> list[str]:
+        chroma = "yuv420" if frame.bit_depth == 8 else "yuv420_10"
+        return [
+            self.encoder, "-i", str(frame.source_yuv), "-s", f"{frame.width}x{frame.height}",
+            "-c", chroma, "-r", "1", "-f", "1", "--preset", self.preset,
+            "-q", str(frame.qp), "--qpa", "0", "-t", "1", "--internal-bitdepth", "10",
+            *self.extra_args, "-o", str(frame.bitstream),
+        ]  # fmt: skip
+
+    def decode_args(self, frame: Frame) -> list[str]:
+        return [self.decoder, "-b", str(frame.bitstream), "-o", str(frame.decoded_yuv), "-t", "1"]
+
+    def decoded_bit_depth(self, bit_depth: int) -> int:
+        return 10
+
+    def executables(self) -> dict[str, str]:
+        return {"encode.vvencapp.encoder": self.encoder, "encode.vvencapp.decoder": self.decoder}
+
+    def version_args(self) -> list[str]:
+        return [self.encoder, "--version"]
+
+    @staticmethod
+    def parse_version(text: str) -> str:
+        match = re.search(r"(\d+\.\d+\.\d+\S*)", text)
+        return f"vvencapp {match.group(1)}" if match else "vvencapp unknown"
+
+
+class Vtm(Codec):
+    """The VVC reference software: EncoderApp with the user's all-intra cfg, DecoderApp."""
+
+    name = "vtm"
+    bitstream_suffix = ".bin"
+
+    def __init__(self, encoder: str | None, decoder: str | None, cfg: str | None, extra_args):
+        for key, value in (("encoder", encoder), ("decoder", decoder), ("cfg", cfg)):
+            if not value:
+                raise VvcjndError(f"config key 'encode.vtm.{key}' is required when encoder is vtm")
+        self.encoder, self.decoder, self.cfg = encoder, decoder, cfg
+        self.extra_args = list(extra_args)
+
+    @property
+    def setting(self) -> str:
+        return f"cfg={Path(self.cfg).name}"
+
+    def encode_args(self, frame: Frame) -> list[str]:
+        depth = str(frame.bit_depth)
+        return [
+            self.encoder, "-c", self.cfg, "-i", str(frame.source_yuv),
+            "-wdt", str(frame.width), "-hgt", str(frame.height), "-fr", "1", "-f", "1", "-ts", "1",
+            "-q", str(frame.qp), f"--InputBitDepth={depth}", f"--OutputBitDepth={depth}",
+            "--InputChromaFormat=420", *self.extra_args, "-b", str(frame.bitstream),
+        ]  # fmt: skip
+
+    def decode_args(self, frame: Frame) -> list[str]:
+        return [
+            self.decoder, "-b", str(frame.bitstream), "-o", str(frame.decoded_yuv),
+            "-d", str(frame.bit_depth),
+        ]  # fmt: skip
+
+    def decoded_bit_depth(self, bit_depth: int) -> int:
+        return bit_depth
+
+    def executables(self) -> dict[str, str]:
+        return {"encode.vtm.encoder": self.encoder, "encode.vtm.decoder": self.decoder}
+
+    def check(self) -> None:
+        super().check()
+        if not os.path.isfile(self.cfg):
+            raise VvcjndError(f"config key 'encode.vtm.cfg': {self.cfg!r} is not a file")
+
+    def version_args(self) -> list[str]:
+        return [self.encoder, "--help"]
+
+    @staticmethod
+    def parse_version(text: str) -> str:
+        match = re.search(r"VTM Encoder Version (\S+)", text)
+        return f"VTM {match.group(1)}" if match else "VTM unknown"
+
+
+def codec_from_config(encode: dict) -> Codec:
+    """Build the adapter named by ``encode.encoder`` from its config block."""
+    name = encode["encoder"]
+    block = encode[name]
+    if name == "vvenc":
+        return FfmpegVvenc(block["ffmpeg"], block["preset"], block["extra_args"])
+    if name == "vvencapp":
+        return VvencApp(block["encoder"], block["decoder"], block["preset"], block["extra_args"])
+    return Vtm(block["encoder"], block["decoder"], block["cfg"], block["extra_args"])

@@ -1,0 +1,80 @@
+"""The one place that runs external tools: exit code checked, output logged, timeout enforced."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vvcjnd.errors import VvcjndError
+
+TAIL_LINES = 15
+_LOG_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """A finished tool run: its argument list, wall seconds and combined stdout/stderr text."""
+
+    args: tuple[str, ...]
+    seconds: float
+    output: str
+
+    @property
+    def command_line(self) -> str:
+        return shlex.join(self.args)
+
+
+def run_tool(
+    args: list[str], log: Path | None = None, timeout_s: float | None = None, check: bool = True
+) -> ToolRun:
+    """Run ``args``; append its output to ``log``; raise :class:`VvcjndError` on failure.
+
+    With ``check=False`` a non-zero exit status is logged but not raised (version probes).
+
+    The error names the command, the exit status (or the timeout) and the last lines of output.
+    """
+    command_line = shlex.join(args)
+    start = time.perf_counter()
+    try:
+        completed = subprocess.run(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout_s,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise VvcjndError(f"tool not found: {args[0]!r} (command: {command_line})") from exc
+    except PermissionError as exc:
+        raise VvcjndError(f"tool not executable: {args[0]!r} (command: {command_line})") from exc
+    except subprocess.TimeoutExpired as exc:
+        output = (exc.output or b"").decode("utf-8", "replace")
+        _append_log(log, command_line, output, f"killed after {timeout_s} s")
+        raise VvcjndError(
+            f"timed out after {timeout_s} s: {command_line}\n{_tail(output)}"
+        ) from exc
+    seconds = time.perf_counter() - start
+    output = completed.stdout.decode("utf-8", "replace")
+    _append_log(log, command_line, output, f"exit {completed.returncode}, {seconds:.2f} s")
+    if check and completed.returncode != 0:
+        raise VvcjndError(
+            f"exit status {completed.returncode} from: {command_line}\n{_tail(output)}"
+        )
+    return ToolRun(tuple(args), seconds, output)
+
+
+def _tail(output: str) -> str:
+    lines = output.rstrip().splitlines()[-TAIL_LINES:]
+    return "\n".join(f"  | {line}" for line in lines) or "  | (no output)"
+
+
+def _append_log(log: Path | None, command_line: str, output: str, status: str) -> None:
+    if log is None:
+        return
+    with _LOG_LOCK, open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"$ {command_line}\n{output.rstrip()}\n[{status}]\n\n")

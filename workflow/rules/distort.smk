@@ -1,0 +1,22 @@
+rule encode_ladder:
+    """Encode and decode one image at every QP of the ladder (finished QPs survive a kill)."""
+    input:
+        image=pristine_png("{image}"),
+    output:
+        record=f"{RESULTS}/ladder/{{encoder}}/{{image}}.json",
+    params:
+        encode=config["encode"],
+        colour=config["colour"],
+        qps=QPS,
+    log:
+        f"{RESULTS}/logs/ladder/{{encoder}}/{{image}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ladder/{{encoder}}/{{image}}.tsv"
+    threads: config["encode"]["threads"]
+    resources:
+        mem_mb=ladder_mem_mb,
+        runtime=ladder_runtime_min,
+    conda:
+        "../../envs/encode.yaml"
+    script:
+        "../scripts/encode_ladder.py"

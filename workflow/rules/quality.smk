@@ -1,0 +1,56 @@
+rule image_quality:
+    """Quality of one image's decoded ladder: PSNR, SSIM, MS-SSIM and VMAF per QP."""
+    input:
+        record=f"{RESULTS}/ladder/{{encoder}}/{{image}}.json",
+        image=pristine_png("{image}"),
+    output:
+        table=f"{RESULTS}/quality/{{encoder}}/{{image}}.tsv",
+    params:
+        session=lambda wildcards: SESSION[wildcards.image],
+        vmaf=config["quality"]["vmaf"],
+    log:
+        f"{RESULTS}/logs/quality/{{encoder}}/{{image}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/quality/{{encoder}}/{{image}}.tsv"
+    threads: config["quality"]["threads"]
+    resources:
+        mem_mb=lambda wildcards, input: 500 + math.ceil(200 * megapixels(input.image)),
+        runtime=lambda wildcards, input: 5 + math.ceil(len(QPS) * megapixels(input.image) / 10),
+    group:
+        "metrics"
+    conda:
+        "../../envs/encode.yaml"
+    script:
+        "../scripts/image_quality.py"
+
+
+rule quality_table:
+    """One quality table for the whole ladder and its rate-distortion figure."""
+    input:
+        tables=expand(f"{RESULTS}/quality/{{{{encoder}}}}/{{image}}.tsv", image=IMAGES),
+    output:
+        table=f"{RESULTS}/quality/{{encoder}}.tsv",
+        figure=report(
+            f"{RESULTS}/quality/{{encoder}}_rd.png",
+            caption="../report/rate_distortion.rst",
+            category="1. Distortion ladder",
+        ),
+    log:
+        f"{RESULTS}/logs/quality/{{encoder}}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/encode.yaml"
+    script:
+        "../scripts/quality_table.py"
+
+
+rule distortion:
+    """Target: the decoded ladder of every image and its quality table."""
+    localrule: True
+    input:
+        f"{RESULTS}/sources/manifest.tsv",
+        f"{RESULTS}/quality/{ENCODER}.tsv",
+        f"{RESULTS}/quality/{ENCODER}_rd.png",

@@ -1,0 +1,12 @@
+"""Canonicalise the pristine sources (rule canonicalise_sources)."""
+
+from pathlib import Path
+
+from vvcjnd.sources import discover, prepare_sources
+from vvcjnd.workflow import logged
+
+with logged(snakemake.log[0]):
+    sources = snakemake.params.sources
+    images = discover(sources)
+    image_dir = Path(snakemake.output.images[0]).parent
+    prepare_sources(images, sources, image_dir, Path(snakemake.output.manifest))
