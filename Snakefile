@@ -6,12 +6,19 @@ Run on the embedded default with `snakemake --cores 8`; see README.md.
 from pathlib import Path
 
 from vvcjnd.config import validate_config
+from vvcjnd.errors import VvcjndError
 
 
 configfile: "config.yaml"
 
 
-validate_config(config, Path(workflow.basedir) / "workflow" / "schemas")
+try:
+    validate_config(config, Path(workflow.basedir) / "workflow" / "schemas")
+except VvcjndError as error:
+    raise WorkflowError(str(error)) from None
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -25,7 +32,25 @@ include: "workflow/rules/infer.smk"
 include: "workflow/rules/evaluate.smk"
 
 
+rule dataset:
+    input:
+        rules.distortion.input,
+        rules.labels.input,
+        rules.patches.input,
+    """Target: the JND dataset (sources, ladder, quality, labels, patch arrays)."""
+    localrule: True
+
+
+include: "workflow/rules/checksums.smk"
+
+
 rule all:
+    """Target: everything, from the sources to the evaluation and the checksums."""
     default_target: True
     input:
         rules.dataset.input,
+        rules.checksums.output,
+        rules.model.input,
+        rules.infer.input,
+        rules.evaluate.input,
+    localrule: True

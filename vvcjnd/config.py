@@ -7,6 +7,7 @@ sibling file it references (``sources.schema.yaml``, ``labels.schema.yaml`` ...)
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import jsonschema
@@ -93,3 +94,43 @@ def qp_ladder(config: dict) -> list[int]:
     """The QP ladder of the run (QP 0..63), ascending."""
     qp = config["encode"]["qp"]
     return list(range(qp["min"], qp["max"] + 1, qp["step"]))
+
+
+def config_reference(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> str:
+    """Markdown table of every config key (dotted name, type, default, description)."""
+    schema_dir = Path(schema_dir)
+    main = yaml.safe_load((schema_dir / MAIN_SCHEMA).read_text())
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `workflow/schemas/*.schema.yaml` by `python -m vvcjnd config-docs`;",
+        "do not edit by hand. Unknown keys are errors; missing keys take the default.",
+        "",
+        "| key | type | default | description |",
+        "| --- | --- | --- | --- |",
+    ]
+
+    def walk(prefix: str, node: dict) -> None:
+        if "$ref" in node:
+            node = yaml.safe_load((schema_dir / node["$ref"]).read_text())
+        if prefix:
+            lines.append(_reference_row(prefix, node))
+        options = [o for o in node.get("oneOf", []) if o.get("type") == "object"]
+        for container in [node, *options]:
+            for name, child in container.get("properties", {}).items():
+                walk(f"{prefix}.{name}" if prefix else name, child)
+
+    walk("", main)
+    return "\n".join(lines) + "\n"
+
+
+def _reference_row(key: str, node: dict) -> str:
+    kind = node.get("type", "/".join(o.get("type", "?") for o in node.get("oneOf", [])))
+    if isinstance(kind, list):
+        kind = "/".join(kind)
+    if "enum" in node:
+        kind = " \\| ".join(str(v) for v in node["enum"])
+    default = json.dumps(node["default"]) if "default" in node else "(required)"
+    description = " ".join(str(node.get("description", "")).split()).replace("|", "\\|")
+    default = default if default == "(required)" else f"`{default}`"
+    return f"| `{key}` | {kind} | {default} | {description} |"

@@ -121,20 +121,26 @@ def _ladder_point(
     if cached is not None:
         return cached
 
-    encoded = run_tool(codec.encode_args(frame), log, timeout_s)
-    if not frame.bitstream.is_file() or frame.bitstream.stat().st_size == 0:
-        raise VvcjndError(f"encoder wrote no bitstream {frame.bitstream} ({encoded.command_line})")
-    frame.bitstream.replace(bitstream)
-    decode_frame = replace(frame, bitstream=bitstream)
-    decoded = run_tool(codec.decode_args(decode_frame), log, timeout_s)
     decoded_format = replace(yuv, bit_depth=codec.decoded_bit_depth(yuv.bit_depth))
+    decode_frame = replace(frame, bitstream=bitstream)
     try:
-        planes = decoded_format.from_bytes(
-            frame.decoded_yuv.read_bytes(), frame.width, frame.height
-        )
-    except OSError as exc:
-        raise VvcjndError(f"decoder wrote no output {frame.decoded_yuv}: {exc}") from exc
+        encoded = run_tool(codec.encode_args(frame), log, timeout_s)
+        if not frame.bitstream.is_file() or frame.bitstream.stat().st_size == 0:
+            raise VvcjndError(
+                f"encoder wrote no bitstream {frame.bitstream} ({encoded.command_line})"
+            )
+        frame.bitstream.replace(bitstream)
+        decoded = run_tool(codec.decode_args(decode_frame), log, timeout_s)
+        try:
+            data = frame.decoded_yuv.read_bytes()
+        except OSError as exc:
+            raise VvcjndError(f"decoder wrote no output {frame.decoded_yuv}: {exc}") from exc
+        planes = decoded_format.from_bytes(data, frame.width, frame.height)
+    except BaseException:
+        bitstream.unlink(missing_ok=True)
+        raise
     finally:
+        frame.bitstream.unlink(missing_ok=True)
         frame.decoded_yuv.unlink(missing_ok=True)
     write_bytes(png, png_bytes(decoded_format.yuv_to_rgb(*planes)))
     point = {

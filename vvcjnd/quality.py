@@ -40,7 +40,9 @@ QUALITY_COLUMNS = [
 ]
 
 
-def image_quality(record_path: Path, session: int, use_vmaf: bool, threads: int = 1) -> pd.DataFrame:
+def image_quality(
+    record_path: Path, session: int, use_vmaf: bool, threads: int = 1
+) -> pd.DataFrame:
     """Quality rows (one per QP) of one image's ladder record (see `vvcjnd.ladder`)."""
     try:
         record = json.loads(Path(record_path).read_text())

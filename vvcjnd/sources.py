@@ -55,7 +55,7 @@ MANIFEST_COLUMNS = [
 
 @dataclass(frozen=True)
 class SourceImage:
-    """One pristine source: its id (safe as a file name), file, and subjective-test session (>= 1)."""
+    """One pristine source: id (safe as a file name), file, subjective-test session (>= 1)."""
 
     image_id: str
     path: Path

@@ -4,19 +4,19 @@ rule encode_ladder:
         image=pristine_png("{image}"),
     output:
         record=f"{RESULTS}/ladder/{{encoder}}/{{image}}.json",
-    params:
-        encode=config["encode"],
-        colour=config["colour"],
-        qps=QPS,
     log:
         f"{RESULTS}/logs/ladder/{{encoder}}/{{image}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/ladder/{{encoder}}/{{image}}.tsv"
+    conda:
+        "../../envs/encode.yaml"
     threads: config["encode"]["threads"]
     resources:
         mem_mb=ladder_mem_mb,
         runtime=ladder_runtime_min,
-    conda:
-        "../../envs/encode.yaml"
+    params:
+        encode=config["encode"],
+        colour=config["colour"],
+        qps=QPS,
     script:
         "../scripts/encode_ladder.py"

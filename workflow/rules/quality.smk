@@ -5,21 +5,22 @@ rule image_quality:
         image=pristine_png("{image}"),
     output:
         table=f"{RESULTS}/quality/{{encoder}}/{{image}}.tsv",
-    params:
-        session=lambda wildcards: SESSION[wildcards.image],
-        vmaf=config["quality"]["vmaf"],
     log:
         f"{RESULTS}/logs/quality/{{encoder}}/{{image}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/quality/{{encoder}}/{{image}}.tsv"
-    threads: config["quality"]["threads"]
-    resources:
-        mem_mb=lambda wildcards, input: 500 + math.ceil(200 * megapixels(input.image)),
-        runtime=lambda wildcards, input: 5 + math.ceil(len(QPS) * megapixels(input.image) / 10),
     group:
         "metrics"
     conda:
         "../../envs/encode.yaml"
+    threads: config["quality"]["threads"]
+    resources:
+        mem_mb=lambda wildcards, input: 500 + math.ceil(200 * megapixels(input.image)),
+        runtime=lambda wildcards, input: 5
+        + math.ceil(len(QPS) * megapixels(input.image) / 10),
+    params:
+        session=lambda wildcards: SESSION[wildcards.image],
+        vmaf=config["quality"]["vmaf"],
     script:
         "../scripts/image_quality.py"
 
@@ -37,20 +38,20 @@ rule quality_table:
         ),
     log:
         f"{RESULTS}/logs/quality/{{encoder}}.log",
+    conda:
+        "../../envs/encode.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/encode.yaml"
     script:
         "../scripts/quality_table.py"
 
 
 rule distortion:
-    """Target: the decoded ladder of every image and its quality table."""
-    localrule: True
     input:
         f"{RESULTS}/sources/manifest.tsv",
         f"{RESULTS}/quality/{ENCODER}.tsv",
         f"{RESULTS}/quality/{ENCODER}_rd.png",
+    """Target: the decoded ladder of every image and its quality table."""
+    localrule: True

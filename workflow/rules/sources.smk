@@ -5,19 +5,18 @@ rule canonicalise_sources:
     output:
         manifest=f"{RESULTS}/sources/manifest.tsv",
         images=[pristine_png(image) for image in IMAGES],
-    params:
-        sources=config["sources"],
     log:
         f"{RESULTS}/logs/sources.log",
     benchmark:
         f"{RESULTS}/benchmarks/sources.tsv"
+    conda:
+        "../../envs/encode.yaml"
     threads: 1
     resources:
         mem_mb=lambda wildcards, input: 1000
-        + 10 * len(input)
-        + math.ceil(20 * max(megapixels(path) for path in input)),
+        + math.ceil(20 * max(megapixels(path) for path in input) + 10 * len(input)),
         runtime=lambda wildcards, input: 5 + len(input) // 20,
-    conda:
-        "../../envs/encode.yaml"
+    params:
+        sources=config["sources"],
     script:
         "../scripts/sources.py"

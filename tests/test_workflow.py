@@ -1,0 +1,84 @@
+"""The Snakemake workflow: dry-run plans, start-up errors, and one small end-to-end run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import skimage.data
+import yaml
+from PIL import Image
+
+from .conftest import REPO
+
+
+def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["snakemake", "--snakefile", str(REPO / "Snakefile"), *args],
+        cwd=cwd, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def job_counts(output: str) -> dict[str, int]:
+    block = output.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
+
+
+def test_dry_run_plans_the_default_jobs(tmp_path):
+    result = snakemake("-n", "--cores", "2", "--directory", str(tmp_path))
+    assert result.returncode == 0, result.stderr + result.stdout
+    counts = job_counts(result.stdout)
+    assert counts["canonicalise_sources"] == 1
+    assert counts["encode_ladder"] == 7
+    assert counts["image_quality"] == 7
+    assert counts["quality_table"] == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [("encode={'qp': {'max': 99}}", "encode.qp.max"), ("colur={}", "'colur'")],
+)
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, override, named):
+    result = snakemake("-n", "--cores", "1", "--directory", str(tmp_path), "--config", override)
+    assert result.returncode != 0
+    assert named in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def _fake_vtm(tmp_path: Path) -> dict:
+    paths = {}
+    for name in ("EncoderApp", "DecoderApp"):
+        tool = tmp_path / "vtm" / "bin" / name
+        tool.parent.mkdir(parents=True, exist_ok=True)
+        tool.write_text("#!/bin/sh\nexit 1\n")
+        tool.chmod(0o755)
+        paths[name] = str(tool)
+    cfg = tmp_path / "vtm" / "cfg" / "encoder_intra_vtm.cfg"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text("# cfg\n")
+    return {"encoder": paths["EncoderApp"], "decoder": paths["DecoderApp"], "cfg": str(cfg)}
+
+
+def test_paper_config_plans_once_vtm_paths_exist(tmp_path):
+    images = tmp_path / "pristine"
+    images.mkdir()
+    for index in range(3):
+        Image.fromarray(skimage.data.astronaut()).save(images / f"raise_{index}.png")
+    paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+    paper["sources"]["path"] = str(images)
+    paper["encode"]["vtm"].update(_fake_vtm(tmp_path))
+    config = tmp_path / "paper.yaml"
+    config.write_text(yaml.safe_dump(paper))
+    result = snakemake(
+        "-n", "--cores", "8", "--directory", str(tmp_path), "--configfile", str(config),
+        "distortion",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert job_counts(result.stdout)["encode_ladder"] == 3
+    missing = snakemake(
+        "-n", "--cores", "1", "--directory", str(tmp_path), "--configfile", str(config),
+        "--config", "encode={'encoder': 'vtm', 'vtm': {'encoder': '/no/EncoderApp'}}",
+    )  # fmt: skip
+    assert missing.returncode != 0 and "encode.vtm.encoder" in missing.stdout + missing.stderr
