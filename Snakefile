@@ -9,7 +9,7 @@ from vvcjnd.config import validate_config
 from vvcjnd.errors import VvcjndError
 
 
-configfile: "config.yaml"
+configfile: Path(workflow.basedir) / "config.yaml"
 
 
 try:
@@ -32,20 +32,20 @@ include: "workflow/rules/infer.smk"
 include: "workflow/rules/evaluate.smk"
 
 
+# Target: the JND dataset (sources, ladder, quality, labels, patch arrays).
 rule dataset:
     input:
         rules.distortion.input,
         rules.labels.input,
         rules.patches.input,
-    """Target: the JND dataset (sources, ladder, quality, labels, patch arrays)."""
     localrule: True
 
 
 include: "workflow/rules/checksums.smk"
 
 
+# Target: everything, from the sources to the evaluation and the checksums.
 rule all:
-    """Target: everything, from the sources to the evaluation and the checksums."""
     default_target: True
     input:
         rules.dataset.input,

@@ -16,6 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from vvcjnd.errors import VvcjndError
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -30,6 +41,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _FILE_MODE)  # mkstemp creates 0600; give the usual 0644
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -56,9 +68,17 @@ def write_table(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     write_text(path, frame.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n"))
 
 
+TEXT_COLUMNS = {"image_id": str, "subject_id": str}
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a tab-separated table written by :func:`write_table`."""
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+    """Read a tab-separated table written by :func:`write_table` (ids stay text: "007")."""
+    try:
+        return pd.read_csv(
+            path, sep="\t", dtype=TEXT_COLUMNS, keep_default_na=False, na_values=[""]
+        )
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise VvcjndError(f"cannot read table {path}: {exc}") from exc
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

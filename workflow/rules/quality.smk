@@ -48,10 +48,10 @@ rule quality_table:
         "../scripts/quality_table.py"
 
 
+# Target: the decoded ladder of every image and its quality table.
 rule distortion:
     input:
         f"{RESULTS}/sources/manifest.tsv",
         f"{RESULTS}/quality/{ENCODER}.tsv",
         f"{RESULTS}/quality/{ENCODER}_rd.png",
-    """Target: the decoded ladder of every image and its quality table."""
     localrule: True

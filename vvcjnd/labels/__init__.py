@@ -1,0 +1,1 @@
+"""Subjective labels: raw JND samples -> screened samples -> one JND QP per image."""

@@ -1,0 +1,98 @@
+"""Report figures of the labels stage (PNG, byte-stable; matplotlib figures without pyplot)."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from vvcjnd.io import read_table, write_bytes
+from vvcjnd.labels.screening import STATUS_MISSING, STATUS_USED
+
+LEGEND_LIMIT = 12  # images named in the SUR legend; more are drawn unnamed
+
+
+def save_figure(figure, path: str | os.PathLike) -> None:
+    """Write a figure as PNG (Agg) without time or version metadata, atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
+    write_bytes(path, buffer.getvalue())
+
+
+def plot_sur_curves(sur: pd.DataFrame, jnd: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Empirical (steps) and fitted-normal (dashed) SUR curves per image, JND points marked."""
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.subplots()
+    images = list(jnd["image_id"])
+    colours = matplotlib.colormaps["tab20" if len(images) > 10 else "tab10"]
+    for rank, image_id in enumerate(images):
+        curve = sur[sur["image_id"] == image_id]
+        colour = colours(rank % colours.N)
+        label = image_id if len(images) <= LEGEND_LIMIT else None
+        axes.step(curve["qp"], curve["sur_empirical"], where="post", color=colour, label=label)
+        axes.plot(curve["qp"], curve["sur_normal"], "--", color=colour, linewidth=0.8)
+        point = int(jnd.loc[jnd["image_id"] == image_id, "jnd_qp"].iloc[0])
+        at_point = curve.loc[curve["qp"] == point, "sur_normal"].iloc[0]
+        axes.plot([point], [at_point], "o", color=colour, markersize=4)
+    axes.set_xlabel("QP")
+    axes.set_ylabel("satisfied user ratio")
+    method = jnd["method"].iloc[0] if len(jnd) else ""
+    axes.set_title(f"SUR: steps empirical, dashed normal fit; dots JND QP ({method})", fontsize=10)
+    axes.set_ylim(-0.02, 1.02)
+    if len(images) <= LEGEND_LIMIT:
+        axes.legend(fontsize="small", loc="lower left")
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+def plot_jnd_histogram(jnd: pd.DataFrame, ladder: list[int], path: str | os.PathLike) -> None:
+    """Histogram of the images' JND QPs over the ladder."""
+    figure = Figure(figsize=(6, 3.5))
+    axes = figure.subplots()
+    step = ladder[1] - ladder[0] if len(ladder) > 1 else 1
+    edges = np.append(np.asarray(ladder) - step / 2, ladder[-1] + step / 2)
+    axes.hist(jnd["jnd_qp"], bins=edges, color="tab:blue", edgecolor="white")
+    axes.set_xlabel("JND QP")
+    axes.set_ylabel("images")
+    axes.set_title(f"JND QP of {len(jnd)} images ({jnd['label_source'].iloc[0]} labels)")
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+def subject_offsets(samples: pd.DataFrame) -> pd.Series:
+    """Each subject's mean offset (QP) of their valid samples from the image's used-sample mean."""
+    panel_mean = samples[samples["status"] == STATUS_USED].groupby("image_id")["jnd_qp"].mean()
+    valid = samples[samples["status"] != STATUS_MISSING]
+    offset = valid["jnd_qp"] - valid["image_id"].map(panel_mean)
+    return offset.groupby(valid["subject_id"], sort=False).mean()
+
+
+def plot_subject_offsets(
+    samples: pd.DataFrame, subjects: pd.DataFrame, path: str | os.PathLike
+) -> None:
+    """Bar per subject: mean offset from the panel; rejected subjects in red."""
+    offsets = subject_offsets(samples).reindex(subjects["subject_id"])
+    rejected = subjects["rejected"].to_numpy(dtype=bool)
+    figure = Figure(figsize=(max(6.0, 0.18 * len(offsets)), 3.5))
+    axes = figure.subplots()
+    positions = np.arange(len(offsets))
+    axes.bar(positions, offsets.fillna(0), color=np.where(rejected, "tab:red", "tab:gray"))
+    axes.axhline(0, color="black", linewidth=0.8)
+    axes.set_xticks(positions, offsets.index, rotation=90, fontsize=6)
+    axes.set_ylabel("mean offset from panel (QP)")
+    axes.set_title(f"Subject offsets ({int(rejected.sum())} rejected in red)")
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+def write_figures(inputs: dict, outputs: dict, ladder: list[int]) -> None:
+    """All three figures from the stage's tables (inputs: jnd, samples, screening, sur paths;
+    outputs: sur, histogram, offsets paths)."""
+    jnd, samples = read_table(inputs["jnd"]), read_table(inputs["samples"])
+    plot_sur_curves(read_table(inputs["sur"]), jnd, outputs["sur"])
+    plot_jnd_histogram(jnd, ladder, outputs["histogram"])
+    plot_subject_offsets(samples, read_table(inputs["screening"]), outputs["offsets"])

@@ -1,0 +1,166 @@
+"""A simulated observer panel (NOT human data) that writes the published raw-label layout.
+
+Each image's latent threshold is the QP where a quality-table metric (higher = better) first
+falls below a threshold, linear between ladder QPs (the lowest QP when it already starts below,
+the highest when it never falls). A simulated observer notices at latent + bias + noise and
+reports the first ladder QP at or above it (clipped to the ladder); careless observers answer
+uniformly at random over the ladder. Per session one MAT file ``f_session<k>.mat`` holds one
+images x subjects matrix named ``jnd`` (NaN = missing), ingested like the published files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vvcjnd.errors import VvcjndError
+from vvcjnd.io import read_table, write_table
+from vvcjnd.labels.ingest import MatLayout, read_manifest, session_images, subject_id
+from vvcjnd.labels.jnd import snap_to_ladder
+from vvcjnd.labels.matfile import write_mat
+
+SEED_OFFSET = 3  # the labels stage's offset on config["seed"]
+MAT_NAME = "f_session{session}.mat"
+VARIABLE = "jnd"
+LATENT_FILE = "latent.tsv"
+PANEL_FILE = "panel.tsv"
+
+
+@dataclass(frozen=True)
+class PanelSettings:
+    """The simulated panel (config section ``labels.simulate``); sds in QP."""
+
+    metric: str = "vmaf"
+    threshold: float = 93.0
+    subjects: int = 20
+    bias_sd: float = 1.5
+    noise_sd: float = 2.0
+    careless_share: float = 0.15
+    missing_share: float = 0.0
+    value_kind: str = "qp"
+    mat_version: str = "v5"
+
+    @classmethod
+    def from_config(cls, simulate: dict) -> PanelSettings:
+        return cls(**simulate)
+
+    @property
+    def n_careless(self) -> int:
+        """Careless observers per session: the share of subjects, rounded half up."""
+        return int(np.floor(self.careless_share * self.subjects + 0.5))
+
+    def layout(self, directory: str | os.PathLike) -> MatLayout:
+        """How the ingest reads the files this panel writes into ``directory``."""
+        return MatLayout(
+            path=str(Path(directory) / MAT_NAME),
+            variable=VARIABLE,
+            orientation="images_x_subjects",
+            value_kind=self.value_kind,
+            missing_codes=(),
+        )
+
+
+def latent_thresholds(
+    quality: pd.DataFrame, manifest: pd.DataFrame, metric: str, threshold: float, ladder
+) -> pd.DataFrame:
+    """image_id, session, latent_qp (real-valued QP) for every manifest image, manifest order."""
+    if metric not in quality.columns:
+        raise VvcjndError(
+            f"quality table has no column '{metric}' (config key labels.simulate.metric)"
+        )
+    rows = []
+    for image_id, session in zip(manifest["image_id"], manifest["session"], strict=True):
+        curve = quality[quality["image_id"] == image_id].set_index("qp")[metric]
+        curve = curve[~curve.index.duplicated()].reindex(ladder)
+        if curve.isna().any():
+            lacking = [int(q) for q in curve.index[curve.isna()]]
+            raise VvcjndError(
+                f"quality table lacks '{metric}' for image '{image_id}' at QP(s) {lacking}; the "
+                "simulated panel needs the whole ladder (is quality.vmaf off? then choose another "
+                "labels.simulate.metric)"
+            )
+        rows.append(
+            {
+                "image_id": image_id,
+                "session": int(session),
+                "latent_qp": _first_crossing(ladder, curve.to_numpy(np.float64), threshold),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _first_crossing(ladder, values: np.ndarray, threshold: float) -> float:
+    below = np.flatnonzero(values < threshold)
+    if below.size == 0:
+        return float(ladder[-1])
+    i = below[0]
+    if i == 0:
+        return float(ladder[0])
+    fraction = (values[i - 1] - threshold) / (values[i - 1] - values[i])
+    return float(ladder[i - 1] + fraction * (ladder[i] - ladder[i - 1]))
+
+
+def simulate_session(
+    latent: np.ndarray, ladder: list[int], settings: PanelSettings, rng: np.random.Generator
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """(images x subjects ladder QPs, NaN = missing; each subject's bias and carelessness)."""
+    n_images, n_subjects = len(latent), settings.subjects
+    bias = rng.normal(0.0, settings.bias_sd, n_subjects)
+    careless = np.zeros(n_subjects, dtype=bool)
+    careless[rng.choice(n_subjects, settings.n_careless, replace=False)] = True
+    noticed = (
+        latent[:, None] + bias[None, :] + rng.normal(0.0, settings.noise_sd, (n_images, n_subjects))
+    )
+    samples = np.vectorize(lambda v: snap_to_ladder(v, ladder, "ceil"), otypes=[float])(noticed)
+    random_answers = rng.choice(np.asarray(ladder, dtype=np.float64), (n_images, n_subjects))
+    samples[:, careless] = random_answers[:, careless]
+    samples[rng.random((n_images, n_subjects)) < settings.missing_share] = np.nan
+    subjects = pd.DataFrame(
+        {"column": np.arange(1, n_subjects + 1), "bias_qp": bias, "careless": careless}
+    )
+    return samples, subjects
+
+
+def write_panel(
+    directory: str | os.PathLike,
+    quality: pd.DataFrame,
+    manifest: pd.DataFrame,
+    ladder: list[int],
+    settings: PanelSettings,
+    seed: int,
+) -> None:
+    """Write ``f_session<k>.mat`` per session plus latent.tsv and panel.tsv into ``directory``."""
+    directory = Path(directory)
+    latent = latent_thresholds(quality, manifest, settings.metric, settings.threshold, ladder)
+    latent_of = dict(zip(latent["image_id"], latent["latent_qp"], strict=True))
+    panels = []
+    for session, images in session_images(manifest).items():
+        rng = np.random.default_rng([seed, SEED_OFFSET, session])
+        samples, subjects = simulate_session(
+            np.array([latent_of[i] for i in images]), ladder, settings, rng
+        )
+        if settings.value_kind == "ladder_index":
+            on_ladder = ~np.isnan(samples)
+            samples[on_ladder] = np.searchsorted(ladder, samples[on_ladder]) + 1
+        path = directory / MAT_NAME.format(session=session)
+        write_mat(path, {VARIABLE: samples}, settings.mat_version)
+        panels.append(subjects.assign(session=session, file=path.name))
+    panel = pd.concat(panels, ignore_index=True)
+    panel.insert(0, "subject_id", list(map(subject_id, panel["session"], panel["column"])))
+    write_table(
+        directory / LATENT_FILE, latent.assign(metric=settings.metric, threshold=settings.threshold)
+    )
+    write_table(directory / PANEL_FILE, panel)
+
+
+def simulate_from_files(
+    directory: str | os.PathLike, quality_path, manifest_path, ladder, settings, seed
+) -> None:
+    """:func:`write_panel` reading the quality table and manifest from their files."""
+    write_panel(
+        directory, read_table(quality_path), read_manifest(manifest_path), ladder, settings, seed
+    )

@@ -1,0 +1,219 @@
+"""The structural-visibility network: a U-Net mapping a pristine patch to its JND-level twin.
+
+Built from the description in Shen et al. (IEEE TIP 2021), written from scratch here:
+an encoder of ``depth`` levels (a 7x7 conv to ``width`` channels at full resolution, then
+3x3 stride-2 convs doubling the channels), self-attention and a global-context block at
+the bottleneck, a global-context block on every skip, a decoder of nearest-neighbour 2x
+upsampling + 3x3 conv (halving channels), concatenation with the skip and a 3x3 conv, and
+a 7x7 head whose one-channel output is added to the input and clamped to [-1, 1].
+Every conv of the encoder, decoder, attention and global-context fusion is spectrally
+normalised; encoder and decoder convs are followed by batch norm and ReLU.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
+
+from vvcjnd.errors import VvcjndError
+
+PATCH_SIZE = 64
+GLOBAL_CONTEXT_REDUCTION = 16
+ATTENTION_KEY_REDUCTION = 8
+
+
+def _spectral_conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, bias=True):
+    """A conv whose weight is Kaiming-initialised, then spectrally normalised."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, bias=bias)
+    _kaiming(conv)
+    return spectral_norm(conv)
+
+
+def _kaiming(conv: nn.Conv2d) -> None:
+    nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
+class ConvBlock(nn.Sequential):
+    """Reflection padding, spectrally normalised conv, batch norm, ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1):
+        super().__init__(
+            nn.ReflectionPad2d(kernel // 2),
+            _spectral_conv(in_channels, out_channels, kernel, stride, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class GlobalContext(nn.Module):
+    """Global average pool -> two-layer MLP -> broadcast, concatenated with the map -> 1x1 conv.
+
+    (B, C, H, W) -> (B, C, H, W).
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        hidden = max(1, channels // GLOBAL_CONTEXT_REDUCTION)
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
+        )
+        self.fuse = _spectral_conv(2 * channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        context = self.mlp(x.mean(dim=(2, 3)))[:, :, None, None].expand_as(x)
+        return self.fuse(torch.cat([x, context], dim=1))
+
+
+class SelfAttention(nn.Module):
+    """Self-attention over positions; output = gamma * attention + input, gamma starts at 0.
+
+    Query and key have channels // 8 channels, value has all of them. (B, C, H, W) -> same.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        key_channels = max(1, channels // ATTENTION_KEY_REDUCTION)
+        self.query = _spectral_conv(channels, key_channels, 1)
+        self.key = _spectral_conv(channels, key_channels, 1)
+        self.value = _spectral_conv(channels, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        query = self.query(x).flatten(2).transpose(1, 2)  # (B, N, C/8)
+        key = self.key(x).flatten(2)  # (B, C/8, N)
+        attention = torch.softmax(torch.bmm(query, key), dim=-1)  # (B, N, N), rows sum to 1
+        value = self.value(x).flatten(2)  # (B, C, N)
+        out = torch.bmm(value, attention.transpose(1, 2)).view(batch, channels, height, width)
+        return self.gamma * out + x
+
+
+class DecoderLevel(nn.Module):
+    """Upsample x2 (nearest) + 3x3 conv halving channels, concat with the skip, 3x3 conv."""
+
+    def __init__(self, in_channels: int):
+        super().__init__()
+        out_channels = in_channels // 2
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.reduce = ConvBlock(in_channels, out_channels, 3)
+        self.merge = ConvBlock(2 * out_channels, out_channels, 3)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.merge(torch.cat([self.reduce(self.up(x)), skip], dim=1))
+
+
+class StructuralVisibilityNet(nn.Module):
+    """U-Net: pristine patch -> JND-level patch.
+
+    Input: float32 (B, 1, 64, 64) in [-1, 1] (any side divisible by 2**(depth-1) works).
+    Output: float32 (B, 1, 64, 64) in [-1, 1] (input + residual, clamped).
+    ``width`` is the channel count of the first level (32 in the paper); level i has
+    ``width * 2**i`` channels; ``depth`` is the number of encoder levels (5 in the paper).
+    ``zero_head`` starts the head at zero (the net starts as the identity map) instead of
+    Kaiming-initialising it like every other conv.
+    """
+
+    def __init__(self, width: int = 32, depth: int = 5, zero_head: bool = False):
+        super().__init__()
+        if width < 2 or depth < 2:
+            raise VvcjndError(f"model needs width >= 2 and depth >= 2, got {width=} {depth=}")
+        channels = [width * 2**level for level in range(depth)]
+        self.width, self.depth = width, depth
+        self.encoder = nn.ModuleList(
+            [ConvBlock(1, width, 7)]
+            + [ConvBlock(c_in, c_out, 3, stride=2) for c_in, c_out in pairwise(channels)]
+        )
+        self.skip_context = nn.ModuleList(GlobalContext(c) for c in channels[:-1])
+        self.bottleneck = nn.Sequential(SelfAttention(channels[-1]), GlobalContext(channels[-1]))
+        self.decoder = nn.ModuleList(DecoderLevel(c) for c in reversed(channels[1:]))
+        self.head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(width, 1, 7))
+        _kaiming(self.head[1])
+        if zero_head:
+            nn.init.zeros_(self.head[1].weight)
+        self.zero_head = zero_head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        features = x
+        for level, block in enumerate(self.encoder):
+            features = block(features)
+            if level < self.depth - 1:
+                skips.append(self.skip_context[level](features))
+        features = self.bottleneck(features)
+        for level, skip in zip(self.decoder, reversed(skips), strict=True):
+            features = level(features, skip)
+        return torch.clamp(x + self.head(features), -1.0, 1.0)
+
+
+def build_model(train_config: dict) -> StructuralVisibilityNet:
+    """The network of a validated ``train`` config section (keys width, depth, head_init).
+
+    Weights are drawn from torch's global RNG: seed it first for a reproducible model.
+    """
+    return StructuralVisibilityNet(
+        width=train_config["width"],
+        depth=train_config["depth"],
+        zero_head=train_config["head_init"] == "zero",
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable scalars (spectral-norm ``original`` weights counted once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def macs_per_patch(width: int, depth: int, size: int = PATCH_SIZE) -> int:
+    """Multiply-accumulates of one forward pass on a ``size`` x ``size`` patch (analytic).
+
+    Counts the convs, the global-context MLPs and the attention matrix products; the
+    element-wise work (batch norm, ReLU, softmax, padding) is left out.
+    """
+    channels = [width * 2**level for level in range(depth)]
+    sides = [size // 2**level for level in range(depth)]
+    macs = sides[0] ** 2 * width * 49  # 7x7 input conv
+    for level in range(1, depth):
+        macs += sides[level] ** 2 * channels[level] * channels[level - 1] * 9  # stride-2 conv
+    for c, side in zip(channels, sides, strict=True):  # global context on skips and bottleneck
+        hidden = max(1, c // GLOBAL_CONTEXT_REDUCTION)
+        macs += 2 * c * hidden + side**2 * 2 * c * c
+    c, positions = channels[-1], sides[-1] ** 2
+    key = max(1, c // ATTENTION_KEY_REDUCTION)
+    macs += positions * c * (2 * key + c) + positions**2 * (key + c)
+    for level in range(depth - 1, 0, -1):  # decoder: reduce and merge at the finer side
+        side, c_out = sides[level - 1], channels[level - 1]
+        macs += 2 * side**2 * c_out * 2 * c_out * 9
+    macs += size**2 * width * 49  # 7x7 head
+    return macs
+
+
+@torch.no_grad()
+def fuse_for_inference(model: StructuralVisibilityNet) -> StructuralVisibilityNet:
+    """A copy for inference: spectral norm baked into plain weights, batch norm folded.
+
+    The copy computes the same function as ``model.eval()`` (to float rounding) with no
+    per-call weight normalisation or batch-norm pass; it is in eval mode, channels_last.
+    Do not train it.
+    """
+    with torch.random.fork_rng(devices=[]):  # a fresh build must not consume the caller's RNG
+        fused = StructuralVisibilityNet(model.width, model.depth, model.zero_head)
+    # A rebuilt net, not a deepcopy: removing a parametrization edits the module's class,
+    # which a deepcopy would share with ``model``.
+    fused.load_state_dict(model.state_dict())
+    fused.to(next(model.parameters()).device).eval()
+    for module in list(fused.modules()):
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+    for block in list(fused.modules()):
+        if isinstance(block, ConvBlock):
+            conv, norm = block[1], block[2]
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            conv.weight.mul_(scale[:, None, None, None])
+            conv.bias = nn.Parameter(norm.bias - norm.running_mean * scale)
+            block[2] = nn.Identity()
+    return fused.to(memory_format=torch.channels_last)

@@ -1,0 +1,454 @@
+"""Training of the structural-visibility network: loop, schedule, checkpoints, log and figure.
+
+One epoch visits every training pair once in an order drawn from (seed, epoch), so a run
+resumed from the checkpoint of epoch k continues exactly as if never stopped (on CPU the
+losses are bit-identical). Losses are L1 (mean absolute difference) in the [-1, 1] scale
+of the patches; the identity loss is the validation loss of returning the pristine patch
+unchanged, the bar a model must clear to have learnt anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn.utils import parametrize
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+import vvcjnd
+from vvcjnd.dataset import PatchPairDataset
+from vvcjnd.errors import VvcjndError
+from vvcjnd.io import atomic_path, sha256_file, write_text
+from vvcjnd.model import (
+    PATCH_SIZE,
+    StructuralVisibilityNet,
+    build_model,
+    count_parameters,
+    macs_per_patch,
+)
+
+LOGGER = logging.getLogger("vvcjnd.train")
+
+SEED_OFFSET = 400  # the train stage's offset from config["seed"]
+CHECKPOINT_FORMAT = "vvcjnd-structural-visibility-checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_KEYS = frozenset(
+    {"format", "version", "vvcjnd_version", "torch_version", "config", "seed", "epoch", "model",
+     "optimizer", "scheduler", "rng", "metrics", "best_epoch", "data"}
+)  # fmt: skip
+LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "identity_loss", "lr", "seconds", "patches_per_s"]
+# Keys that do not change what is computed; a resumed run may differ in them.
+RUNTIME_KEYS = frozenset({"resume", "device", "num_workers", "progress", "threads"})
+LAST, BEST = "checkpoint_last.pt", "checkpoint_best.pt"
+
+
+# Conservative training throughput for the runtime estimate (forward + backward = 3 forwards).
+CPU_FLOPS_PER_THREAD = 10e9
+GPU_FLOPS = 5e12
+UNKNOWN_PAIRS = 1000
+
+
+def runtime_minutes(train_config: dict, pair_files: Iterable[str | Path], threads: int) -> int:
+    """A generous wall-time estimate (minutes) of the train stage, for schedulers.
+
+    ``pair_files`` are the train/val pristine .npy arrays; their headers give the pair
+    counts (a missing file counts :data:`UNKNOWN_PAIRS`). GPU speed is assumed when
+    ``train.device`` is cuda, or auto on a host that sees CUDA; CPU speed otherwise.
+    """
+    pairs = 0
+    for path in pair_files:
+        try:
+            pairs += len(np.load(path, mmap_mode="r"))
+        except (OSError, ValueError):
+            pairs += UNKNOWN_PAIRS
+    gpu = train_config["device"] == "cuda" or (
+        train_config["device"] == "auto" and torch.cuda.is_available()
+    )
+    rate = GPU_FLOPS if gpu else CPU_FLOPS_PER_THREAD * max(1, threads)
+    flops = 3 * 2 * macs_per_patch(train_config["width"], train_config["depth"], PATCH_SIZE)
+    return 5 + math.ceil(train_config["epochs"] * pairs * flops / rate / 60)
+
+
+def select_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cpu``/``cuda`` as asked (cuda must exist)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise VvcjndError("config key 'train.device' is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def lr_factor(epoch: int, epochs: int, epochs_constant: int) -> float:
+    """Learning-rate multiplier of 0-based ``epoch``: 1 for the first ``epochs_constant``
+    epochs, then falling linearly, reaching 1 / (decay epochs + 1) in the last epoch."""
+    decay_epochs = epochs - epochs_constant
+    if epoch < epochs_constant:
+        return 1.0
+    return 1.0 - (epoch - epochs_constant + 1) / (decay_epochs + 1)
+
+
+def epoch_order(n_pairs: int, seed: int, epoch: int) -> list[int]:
+    """The order in which epoch ``epoch`` (0-based) visits the ``n_pairs`` training pairs."""
+    return np.random.default_rng([seed, epoch]).permutation(n_pairs).tolist()
+
+
+def _configure_determinism(device: torch.device, deterministic: bool) -> None:
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.deterministic = deterministic
+        if deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    # warn_only: CUDA has no deterministic upsampling backward; CPU runs are exact regardless.
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+
+
+def _autocast(device: torch.device, amp: bool):
+    """bfloat16 autocast on CUDA when ``amp`` (no loss scaling needed); a no-op otherwise."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def _loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.l1_loss(output.float(), target, reduction="mean")
+
+
+def _loader(dataset: Dataset, batch_size: int, order: Iterable[int] | None, workers: int):
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=order,
+        shuffle=False,
+        num_workers=workers,
+        persistent_workers=False,
+    )
+
+
+def identity_loss(dataset: Dataset, batch_size: int = 256) -> float:
+    """Mean L1 between the pristine and the JND-level patches of ``dataset`` ([-1, 1] scale)."""
+    total, count = 0.0, 0
+    for pristine, jnd, _ in _loader(dataset, batch_size, None, 0):
+        total += float((pristine - jnd).abs().sum(dtype=torch.float64))
+        count += pristine.numel()
+    return total / count
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset: Dataset, batch_size: int, device, amp=False):
+    """Mean L1 of ``model`` (in eval mode, spectral-norm weights computed once) on ``dataset``."""
+    model.eval()
+    total, count = 0.0, 0
+    with parametrize.cached():
+        for pristine, jnd, _ in _loader(dataset, batch_size, None, 0):
+            pristine, jnd = pristine.to(device), jnd.to(device)
+            with _autocast(device, amp):
+                output = model(pristine)
+            total += float((output.float() - jnd).abs().sum(dtype=torch.float64))
+            count += jnd.numel()
+    return total / count
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write a checkpoint dict (see :func:`read_checkpoint`) atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint with ``weights_only=True`` onto the CPU and check its layout.
+
+    A checkpoint holds: format, version, vvcjnd_version, torch_version, config (the
+    ``train`` section it was trained with), seed, epoch (completed epochs), model (state
+    dict), optimizer, scheduler, rng, metrics (one dict per epoch, the log rows), best_epoch,
+    data (a fingerprint of the training data, e.g. sha256 of the patch arrays).
+    Raises :class:`VvcjndError` naming ``path`` when it is missing, unreadable or not one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VvcjndError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise VvcjndError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise VvcjndError(
+            f"{path} is not a vvcjnd checkpoint (expected format {CHECKPOINT_FORMAT})"
+        )
+    if state.get("version") != CHECKPOINT_VERSION or set(state) != CHECKPOINT_KEYS:
+        raise VvcjndError(
+            f"{path}: checkpoint version {state.get('version')} with keys {sorted(state)}; "
+            f"expected version {CHECKPOINT_VERSION} with keys {sorted(CHECKPOINT_KEYS)}"
+        )
+    return state
+
+
+def _load_strict(module, state_dict: dict, path: Path, what: str) -> None:
+    try:
+        module.load_state_dict(state_dict)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise VvcjndError(f"{path}: mismatched {what}: {exc}") from exc
+
+
+def load_model(
+    checkpoint_path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[StructuralVisibilityNet, dict]:
+    """The trained network of a checkpoint (eval mode, on ``device``) and its ``train`` config.
+
+    For fast inference pass the model through :func:`vvcjnd.model.fuse_for_inference`.
+    """
+    path = Path(checkpoint_path)
+    state = read_checkpoint(path)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(state["config"])
+    except (KeyError, TypeError, VvcjndError) as exc:
+        raise VvcjndError(f"{path}: its train config cannot build the model: {exc}") from exc
+    _load_strict(model, state["model"], path, "model parameters")
+    return model.to(device).eval(), state["config"]
+
+
+# ---------------------------------------------------------------- training
+
+
+def _trajectory(train_config: dict) -> dict:
+    return {key: value for key, value in train_config.items() if key not in RUNTIME_KEYS}
+
+
+def _resumable(path: Path, cfg: dict, seed: int, data: str) -> dict | None:
+    """The checkpoint at ``path`` if a run of these settings, seed and data may resume it."""
+    if not path.is_file():
+        return None
+    state = read_checkpoint(path)
+    found = (_trajectory(state["config"]), state["seed"], state["data"])
+    if found != (_trajectory(cfg), seed, data):
+        LOGGER.warning("%s is of other settings, seed or data: training afresh", path)
+        return None
+    return state
+
+
+def fit(
+    train_config: dict,
+    seed: int,
+    train_set: Dataset,
+    val_set: Dataset,
+    checkpoint_dir: str | Path,
+    data: str = "",
+    stop_after: int | None = None,
+) -> list[dict]:
+    """Train (or resume) a network; return the per-epoch metrics (the log rows).
+
+    After every epoch ``checkpoint_dir/checkpoint_last.pt`` is written, and
+    ``checkpoint_best.pt`` when the validation loss is the lowest so far. With
+    ``train.resume`` and an existing ``checkpoint_last.pt`` of the same settings, seed and
+    ``data`` fingerprint, training continues after its epoch; any other one is replaced by
+    a fresh run. ``stop_after`` ends the run after that many epochs in total (to simulate
+    an interruption).
+    """
+    cfg = train_config
+    checkpoint_dir = Path(checkpoint_dir)
+    device = select_device(cfg["device"])
+    _configure_determinism(device, cfg["deterministic"])
+    torch.manual_seed(seed)
+    model = build_model(cfg).to(device)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg["learning_rate"], betas=(cfg["beta1"], cfg["beta2"])
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda epoch: lr_factor(epoch, cfg["epochs"], cfg["epochs_constant"])
+    )
+    history: list[dict] = []
+    best_epoch = 0
+    last_path = checkpoint_dir / LAST
+    state = _resumable(last_path, cfg, seed, data) if cfg["resume"] else None
+    if state is not None:
+        _load_strict(model, state["model"], last_path, "model parameters")
+        _load_strict(optimizer, state["optimizer"], last_path, "optimizer state")
+        _load_strict(scheduler, state["scheduler"], last_path, "scheduler state")
+        _restore_rng(state["rng"])
+        history, best_epoch = list(state["metrics"]), state["best_epoch"]
+        LOGGER.info("resuming %s after epoch %d", last_path, state["epoch"])
+
+    identity = identity_loss(val_set)
+    end = cfg["epochs"] if stop_after is None else min(stop_after, cfg["epochs"])
+    for epoch in range(len(history), end):
+        lr = optimizer.param_groups[0]["lr"]
+        started = time.perf_counter()
+        train_loss = _train_epoch(model, optimizer, train_set, cfg, seed, epoch, device)
+        seconds = time.perf_counter() - started
+        val_loss = evaluate(model, val_set, cfg["eval_batch_size"], device, cfg["amp"])
+        scheduler.step()
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "identity_loss": identity,
+                "lr": lr,
+                "seconds": seconds,
+                "patches_per_s": len(train_set) / seconds,
+            }
+        )
+        is_best = best_epoch == 0 or val_loss < history[best_epoch - 1]["val_loss"]
+        best_epoch = epoch + 1 if is_best else best_epoch
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "vvcjnd_version": vvcjnd.__version__,
+            "torch_version": str(torch.__version__),
+            "config": dict(cfg),
+            "seed": seed,
+            "epoch": epoch + 1,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": _rng_state(),
+            "metrics": history,
+            "best_epoch": best_epoch,
+            "data": data,
+        }
+        save_checkpoint(last_path, state)
+        if is_best:
+            save_checkpoint(checkpoint_dir / BEST, state)
+        LOGGER.info(
+            "epoch %d/%d train %.5f val %.5f identity %.5f lr %.3g %.1f s",
+            epoch + 1, cfg["epochs"], train_loss, val_loss, identity, lr, seconds,
+        )  # fmt: skip
+    return history
+
+
+def _train_epoch(model, optimizer, train_set, cfg, seed, epoch, device) -> float:
+    """One pass over the training pairs; the mean L1 loss per patch."""
+    model.train()
+    if hasattr(train_set, "set_epoch"):
+        train_set.set_epoch(epoch)
+    order = epoch_order(len(train_set), seed, epoch)
+    batches = _loader(train_set, cfg["batch_size"], order, cfg["num_workers"])
+    total, count = 0.0, 0
+    progress = tqdm(
+        batches,
+        desc=f"epoch {epoch + 1}/{cfg['epochs']}",
+        unit="batch",
+        disable=not cfg["progress"],
+        mininterval=2.0,
+    )
+    for pristine, jnd, _ in progress:
+        pristine, jnd = pristine.to(device), jnd.to(device)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, cfg["amp"]):
+            output = model(pristine)
+        loss = _loss(output, jnd)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(pristine)
+        count += len(pristine)
+        progress.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+    return total / count
+
+
+# ---------------------------------------------------------------- stage outputs
+
+
+def write_log(path: str | Path, history: list[dict]) -> None:
+    """The per-epoch metrics as a comma-separated table (columns :data:`LOG_COLUMNS`)."""
+    frame = pd.DataFrame(history, columns=LOG_COLUMNS)
+    write_text(path, frame.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+
+
+def plot_losses(path: str | Path, history: list[dict]) -> None:
+    """Training and validation L1 per epoch against the identity map's loss (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    frame = pd.DataFrame(history, columns=LOG_COLUMNS)
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    axes.plot(frame["epoch"], frame["train_loss"], marker="o", ms=3, label="training")
+    axes.plot(frame["epoch"], frame["val_loss"], marker="o", ms=3, label="validation")
+    axes.plot(frame["epoch"], frame["identity_loss"], ls="--", c="grey", label="identity map")
+    best = frame.loc[frame["val_loss"].idxmin()]
+    axes.scatter([best["epoch"]], [best["val_loss"]], s=80, facecolors="none", edgecolors="k",
+                 zorder=3, label=f"best (epoch {int(best['epoch'])})")  # fmt: skip
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set(xlabel="epoch", ylabel="L1 loss ([-1, 1] scale)", title="Structural-visibility net")
+    axes.legend()
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(figure)
+
+
+def train(
+    config: dict,
+    patches_dir: str | Path,
+    out_dir: str | Path,
+    state_dir: str | Path | None = None,
+) -> list[dict]:
+    """The train stage: fit on ``patches_dir``'s train split, validate on its val split.
+
+    ``config`` is the whole validated config (``train`` section and master ``seed``).
+    Per-epoch checkpoints go to ``state_dir`` (default ``out_dir``; a separate folder lets a
+    workflow keep them when it deletes a killed job's outputs). Writes to ``out_dir``:
+    ``checkpoint_last.pt``, ``checkpoint_best.pt``, ``log.csv`` and ``loss.png``.
+    """
+    cfg, seed = config["train"], config["seed"] + SEED_OFFSET
+    out_dir = Path(out_dir)
+    state_dir = out_dir if state_dir is None else Path(state_dir)
+    train_set = PatchPairDataset(patches_dir, "train", flip=cfg["flip"], seed=seed)
+    val_set = PatchPairDataset(patches_dir, "val")
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise VvcjndError(
+            f"{patches_dir}: training needs patches in the train and val splits, got "
+            f"{len(train_set)} and {len(val_set)}"
+        )
+    with torch.random.fork_rng(devices=[]):
+        model_size = count_parameters(build_model(cfg))
+    LOGGER.info(
+        "training width %d depth %d (%d parameters) on %d pairs, validating on %d, device %s",
+        cfg["width"], cfg["depth"], model_size, len(train_set), len(val_set),
+        select_device(cfg["device"]),
+    )  # fmt: skip
+    data = ",".join(
+        sha256_file(path) for dataset in (train_set, val_set) for path in dataset.paths.values()
+    )
+    history = fit(
+        cfg, seed, train_set, val_set, state_dir, data=hashlib.sha256(data.encode()).hexdigest()
+    )
+    for name in (LAST, BEST):
+        if state_dir != out_dir:
+            with atomic_path(out_dir / name) as tmp:
+                shutil.copyfile(state_dir / name, tmp)
+    write_log(out_dir / "log.csv", history)
+    plot_losses(out_dir / "loss.png", history)
+    final = history[-1]
+    LOGGER.info(
+        "final val loss %.5f (identity map %.5f, ratio %.3f)",
+        final["val_loss"], final["identity_loss"],
+        final["val_loss"] / final["identity_loss"] if final["identity_loss"] else math.nan,
+    )  # fmt: skip
+    return history

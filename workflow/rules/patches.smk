@@ -1,0 +1,75 @@
+PATCH_SPLITS = ["train", "val", "test"]
+
+
+rule patch_dataset:
+    """Paired pristine / JND-level luma patches of every image, split by image (uint8 .npy)."""
+    input:
+        manifest=f"{RESULTS}/sources/manifest.tsv",
+        labels=f"{RESULTS}/labels/jnd.tsv",
+        images=[pristine_png(image) for image in IMAGES],
+        # each ladder record is written after all of its image's decoded PNGs exist
+        ladders=expand(f"{RESULTS}/ladder/{ENCODER}/{{image}}.json", image=IMAGES),
+    output:
+        arrays=expand(
+            f"{RESULTS}/patches/{{split}}_{{kind}}.npy",
+            split=PATCH_SPLITS,
+            kind=["pristine", "jnd"],
+        ),
+        index=f"{RESULTS}/patches/index.tsv",
+        splits=f"{RESULTS}/patches/splits.tsv",
+        summary=f"{RESULTS}/patches/summary.json",
+    log:
+        f"{RESULTS}/logs/patches/dataset.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/patches/dataset.tsv"
+    group:
+        "patches"
+    conda:
+        "../../envs/encode.yaml"
+    threads: 2
+    resources:
+        mem_mb=1000,
+        runtime=lambda wildcards, input: 5
+        + math.ceil(sum(megapixels(path) for path in input.images) / 60),
+    params:
+        ladder_dir=f"{RESULTS}/ladder/{ENCODER}",
+        settings=config["patches"],
+        seed=config["seed"],
+    script:
+        "../scripts/patches_dataset.py"
+
+
+rule patch_figure:
+    """Sample pristine / JND-level patch pairs with their SSIM, for the report."""
+    input:
+        arrays=rules.patch_dataset.output.arrays,
+        index=f"{RESULTS}/patches/index.tsv",
+    output:
+        figure=report(
+            f"{RESULTS}/patches/samples.png",
+            caption="../report/patches_samples.rst",
+            category="3. Patch dataset",
+        ),
+    log:
+        f"{RESULTS}/logs/patches/figure.log",
+    group:
+        "patches"
+    conda:
+        "../../envs/encode.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        pairs=config["patches"]["figure_pairs"],
+        seed=config["seed"],
+    script:
+        "../scripts/patches_figure.py"
+
+
+# Target: the paired patch dataset, its split manifest and the sample figure.
+rule patches:
+    input:
+        rules.patch_dataset.output,
+        rules.patch_figure.output,
+    localrule: True

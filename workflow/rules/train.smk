@@ -1,0 +1,48 @@
+from vvcjnd.train import runtime_minutes
+
+TRAIN = f"{RESULTS}/train"
+TRAIN_PATCHES = {
+    f"{split}_{kind}": f"{RESULTS}/patches/{split}_{kind}.npy"
+    for split in ["train", "val"]
+    for kind in ["pristine", "jnd"]
+}
+
+
+rule train:
+    """Fit the structural-visibility U-Net on the train split, validating every epoch."""
+    input:
+        **TRAIN_PATCHES,
+    output:
+        last=f"{TRAIN}/checkpoint_last.pt",
+        best=f"{TRAIN}/checkpoint_best.pt",
+        log=f"{TRAIN}/log.csv",
+        figure=report(
+            f"{TRAIN}/loss.png",
+            caption="../report/train_loss.rst",
+            category="4. Training",
+        ),
+    log:
+        f"{RESULTS}/logs/train/train.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/train.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        # activations of about 2 MB per patch and base channel at batch size, plus the arrays
+        mem_mb=2000 + 2 * config["train"]["batch_size"] * config["train"]["width"],
+        runtime=lambda wildcards, input, threads: runtime_minutes(
+            config["train"], [input.train_pristine, input.val_pristine], threads
+        ),
+    params:
+        # per-epoch checkpoints live outside the outputs so that a killed job resumes
+        state_dir=f"{TRAIN}/state",
+    script:
+        "../scripts/train_model.py"
+
+
+rule model:
+    """Target: the trained network, its training log and loss curve."""
+    input:
+        rules.train.output,
+    localrule: True

@@ -1,0 +1,34 @@
+"""JND-QP prediction against the subjective labels (rule evaluate_jnd_qp)."""
+
+from pathlib import Path
+
+from vvcjnd.evaluate import (
+    JND_QP_TITLE,
+    evaluate_jnd_qp,
+    jnd_qp_note,
+    plot_jnd_qp,
+    write_html_table,
+)
+from vvcjnd.infer import profile_paths
+from vvcjnd.io import write_table
+from vvcjnd.workflow import logged
+
+with logged(snakemake.log[0]) as logger:
+    infer_dir, images_dir = Path(snakemake.params.infer_dir), Path(snakemake.params.images_dir)
+    ladder_dir = Path(snakemake.params.ladder_dir)
+    table, summary, threshold = evaluate_jnd_qp(
+        labels_path=Path(snakemake.input.labels),
+        splits_path=Path(snakemake.input.splits),
+        quality_path=Path(snakemake.input.quality),
+        summary_json=lambda image: profile_paths(infer_dir / image)["summary"],
+        pristine_png=lambda image: images_dir / f"{image}.png",
+        ladder_png=lambda image, qp: ladder_dir / image / f"qp{qp:02d}.png",
+        qps=snakemake.params.qps,
+        size=snakemake.params.size,
+        stride=snakemake.params.stride,
+    )
+    write_table(snakemake.output.table, table)
+    write_table(snakemake.output.summary, summary)
+    write_html_table(Path(snakemake.output.html), summary, JND_QP_TITLE, jnd_qp_note(threshold))
+    plot_jnd_qp(table, Path(snakemake.output.figure))
+    logger.info("JND-QP summary:\n%s", summary.to_string())

@@ -1,0 +1,37 @@
+"""Own-level and equal-PSNR evaluation of the test split (rule evaluate_models)."""
+
+from pathlib import Path
+
+from vvcjnd.evaluate import (
+    TABLE_IV_TITLE,
+    evaluate_models,
+    split_ids,
+    table_iv,
+    table_iv_note,
+    write_html_table,
+)
+from vvcjnd.infer import profile_paths
+from vvcjnd.io import write_table
+from vvcjnd.workflow import logged
+
+with logged(snakemake.log[0]) as logger:
+    infer_dir, images_dir = Path(snakemake.params.infer_dir), Path(snakemake.params.images_dir)
+    settings = snakemake.params.settings
+    own, equal = evaluate_models(
+        split_ids(Path(snakemake.input.splits)),
+        pristine_png=lambda image: images_dir / f"{image}.png",
+        residual_npy=lambda image: profile_paths(infer_dir / image)["residual_npy"],
+        seed=snakemake.params.seed,
+        settings={**settings, "threads": snakemake.threads},
+    )
+    table = table_iv(equal)
+    write_table(snakemake.output.own_level, own)
+    write_table(snakemake.output.equal_psnr, equal)
+    write_table(snakemake.output.table, table)
+    write_html_table(
+        Path(snakemake.output.html),
+        table,
+        TABLE_IV_TITLE,
+        table_iv_note(settings["target_psnr_db"]),
+    )
+    logger.info("equal-PSNR table:\n%s", table.to_string())

@@ -1,0 +1,17 @@
+"""Train the structural-visibility network (rule train)."""
+
+from pathlib import Path
+
+import torch
+
+from vvcjnd.train import train
+from vvcjnd.workflow import logged
+
+with logged(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    train(
+        config=snakemake.config,
+        patches_dir=Path(snakemake.input.train_pristine).parent,
+        out_dir=Path(snakemake.output.last).parent,
+        state_dir=Path(snakemake.params.state_dir),
+    )
