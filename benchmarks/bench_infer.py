@@ -20,8 +20,9 @@ import torch
 from skimage import data
 from skimage.transform import resize
 
+from vvcjnd.costs import macs_per_patch
 from vvcjnd.infer import InferSettings, infer_luma
-from vvcjnd.model import StructuralVisibilityNet, fuse_for_inference, macs_per_patch
+from vvcjnd.model import StructuralVisibilityNet, fuse_for_inference
 from vvcjnd.patches import grid_positions, luma_uint8
 
 PAPER_WIDTH, PAPER_DEPTH = 32, 5

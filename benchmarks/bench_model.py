@@ -21,8 +21,8 @@ import time
 import torch
 from torch.nn.utils import parametrize
 
+from vvcjnd.costs import macs_per_patch as model_macs
 from vvcjnd.model import StructuralVisibilityNet, count_parameters, fuse_for_inference
-from vvcjnd.model import macs_per_patch as model_macs
 
 PATCHES_PER_1080P = 798
 MATMUL_SIDE = 2048

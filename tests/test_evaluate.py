@@ -138,7 +138,11 @@ def test_stage_drivers_on_real_files(tmp_path, camera):
     write_png(tmp_path / "cam.png", rgb)
     rng = np.random.default_rng(0)
     for qp in (20, 30, 40):
-        noisy = np.clip(rgb + rng.normal(0, qp / 10, rgb.shape[:2] + (1,)), 0, 255).round().astype(np.uint8)
+        noisy = (
+            np.clip(rgb + rng.normal(0, qp / 10, rgb.shape[:2] + (1,)), 0, 255)
+            .round()
+            .astype(np.uint8)
+        )
         write_png(tmp_path / f"cam_qp{qp}.png", noisy)
     mse = evaluate.ladder_grid_mse(
         tmp_path / "cam.png", lambda qp: tmp_path / f"cam_qp{qp}.png", [20, 30, 40], 64, 50

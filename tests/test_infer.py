@@ -12,6 +12,7 @@ from vvcjnd.baselines import luminance_adaptation
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png, write_png
 from vvcjnd.patches import extract_patches, grid_positions
+from vvcjnd.paths import profile_paths
 
 
 def odd_sized_luma():
@@ -109,7 +110,7 @@ def test_write_profile_files(tmp_path):
     luma = odd_sized_luma()
     settings = infer.InferSettings(f_c=0.9, sign="negative")
     profile = infer.infer_luma(torch.nn.Identity(), luma, settings, sign=-1)
-    paths = infer.profile_paths(tmp_path, "cam_")
+    paths = profile_paths(tmp_path, "cam_")
     summary = infer.write_profile(profile, paths, settings, {"image_id": "cam"})
     assert np.array_equal(read_png(paths["jnd_png"]), profile.image)
     jnd_map = np.load(paths["map_npy"])
@@ -127,7 +128,7 @@ def test_gallery_figure(tmp_path):
     write_png(tmp_path / "cam.png", luma)
     settings = infer.InferSettings(sign="positive")
     profile = infer.infer_luma(torch.nn.Identity(), luma, settings, sign=1)
-    paths = infer.profile_paths(tmp_path / "cam")
+    paths = profile_paths(tmp_path / "cam")
     infer.write_profile(profile, paths, settings, {"image_id": "cam"})
     rows = [("cam", tmp_path / "cam.png", paths["jnd_png"], paths["map_npy"])] * 2
     infer.plot_gallery(rows, settings.map_max, tmp_path / "gallery.png")

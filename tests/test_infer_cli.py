@@ -12,7 +12,7 @@ from skimage import data
 from vvcjnd.config import load_config
 from vvcjnd.images import read_png, write_png
 from vvcjnd.model import build_model
-from vvcjnd.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, save_checkpoint
+from vvcjnd.train import checkpoint_state, save_checkpoint
 
 
 def tiny_checkpoint(path):
@@ -20,21 +20,7 @@ def tiny_checkpoint(path):
     train_config = {**defaults, "width": 4, "depth": 3}
     torch.manual_seed(0)
     model = build_model(train_config).eval()
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "version": CHECKPOINT_VERSION,
-        "vvcjnd_version": "test",
-        "torch_version": str(torch.__version__),
-        "config": train_config,
-        "seed": 0,
-        "epoch": 0,
-        "model": model.state_dict(),
-        "optimizer": {},
-        "scheduler": {},
-        "rng": {},
-        "metrics": [],
-        "best_epoch": 0,
-    }
+    state = checkpoint_state(model, train_config, seed=0, epoch=0)
     save_checkpoint(path, state)
 
 

@@ -7,13 +7,13 @@ import torch
 from torch.nn.utils import parametrize
 from torch.utils.flop_counter import FlopCounterMode
 
+from vvcjnd.costs import macs_per_patch
 from vvcjnd.errors import VvcjndError
 from vvcjnd.model import (
     StructuralVisibilityNet,
     build_model,
     count_parameters,
     fuse_for_inference,
-    macs_per_patch,
 )
 
 PAPER_PARAMETERS = 5_779_584

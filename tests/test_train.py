@@ -11,6 +11,7 @@ import scipy.ndimage
 import skimage.data
 import torch
 
+from vvcjnd.costs import training_runtime_minutes
 from vvcjnd.dataset import PatchPairDataset
 from vvcjnd.errors import VvcjndError
 from vvcjnd.train import (
@@ -22,7 +23,6 @@ from vvcjnd.train import (
     load_model,
     lr_factor,
     read_checkpoint,
-    runtime_minutes,
     save_checkpoint,
     select_device,
     train,
@@ -167,11 +167,11 @@ def test_bad_checkpoints_fail_clearly(tiny, patch_dir, tmp_path):
 def test_runtime_estimate_reads_pair_counts(config, patch_dir, tmp_path):
     cfg = dict(config["train"], device="cpu", width=32, epochs=40)
     files = [patch_dir / "train_pristine.npy", patch_dir / "val_pristine.npy"]
-    small = runtime_minutes(cfg, files, threads=2)
-    unknown = runtime_minutes(cfg, [tmp_path / "absent.npy"], threads=2)
+    small = training_runtime_minutes(cfg, files, threads=2)
+    unknown = training_runtime_minutes(cfg, [tmp_path / "absent.npy"], threads=2)
     assert 5 < small < unknown  # 64 pairs against the assumed 1000
-    assert runtime_minutes(cfg, files, threads=4) <= small
-    assert runtime_minutes(dict(cfg, device="cuda"), files, threads=2) == 6
+    assert training_runtime_minutes(cfg, files, threads=4) <= small
+    assert training_runtime_minutes(dict(cfg, device="cuda"), files, threads=2) == 6
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -69,14 +69,17 @@ def test_paper_config_plans_once_vtm_paths_exist(tmp_path):
     paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
     paper["sources"]["path"] = str(images)
     paper["encode"]["vtm"].update(_fake_vtm(tmp_path))
+    samples = tmp_path / "jnd_samples.tsv"
+    samples.write_text("image_id\tsubject_id\tjnd_qp\n")  # only needs to exist for planning
+    paper["labels"]["tidy"]["path"] = str(samples)
     config = tmp_path / "paper.yaml"
     config.write_text(yaml.safe_dump(paper))
     result = snakemake(
-        "-n", "--cores", "8", "--directory", str(tmp_path), "--configfile", str(config),
-        "distortion",
-    )  # fmt: skip
+        "-n", "--cores", "8", "--directory", str(tmp_path), "--configfile", str(config)
+    )
     assert result.returncode == 0, result.stderr + result.stdout
-    assert job_counts(result.stdout)["encode_ladder"] == 3
+    counts = job_counts(result.stdout)
+    assert counts["encode_ladder"] == 3 and counts["train"] == 1 and counts["infer_image"] == 3
     missing = snakemake(
         "-n", "--cores", "1", "--directory", str(tmp_path), "--configfile", str(config),
         "--config", "encode={'encoder': 'vtm', 'vtm': {'encoder': '/no/EncoderApp'}}",

@@ -27,11 +27,12 @@ import torch
 from matplotlib import colormaps
 
 from vvcjnd.baselines import luminance_adaptation
+from vvcjnd.costs import PATCH_SIZE
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png, write_png
 from vvcjnd.io import atomic_path, sha256_file, write_bytes, write_json
 from vvcjnd.metrics import psnr
-from vvcjnd.model import PATCH_SIZE, fuse_for_inference
+from vvcjnd.model import fuse_for_inference
 from vvcjnd.patches import (
     compose,
     decompose,
@@ -41,6 +42,7 @@ from vvcjnd.patches import (
     luma_uint8,
     to_unit_range,
 )
+from vvcjnd.paths import profile_paths
 
 SIGN_POLICIES = ("random", "positive", "negative", "none")
 WINDOWS = ("hann", "uniform")
@@ -248,21 +250,6 @@ def write_profile(
     }
     write_json(paths["summary"], summary)
     return summary
-
-
-PROFILE_FILES = {
-    "jnd_png": "jnd.png",
-    "map_npy": "jnd_map.npy",
-    "residual_npy": "residual.npy",
-    "map_png": "jnd_map.png",
-    "summary": "summary.json",
-}
-
-
-def profile_paths(out_dir: str | Path, stem: str = "") -> dict[str, Path]:
-    """The output files of one image under ``out_dir`` (keys of :data:`PROFILE_FILES`, file
-    names prefixed by ``stem``): the workflow's and the command line's one naming."""
-    return {key: Path(out_dir) / f"{stem}{name}" for key, name in PROFILE_FILES.items()}
 
 
 def load_inference_model(checkpoint: Path) -> torch.nn.Module:

@@ -19,11 +19,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
+from vvcjnd.costs import ATTENTION_KEY_REDUCTION, GLOBAL_CONTEXT_REDUCTION
 from vvcjnd.errors import VvcjndError
-
-PATCH_SIZE = 64
-GLOBAL_CONTEXT_REDUCTION = 16
-ATTENTION_KEY_REDUCTION = 8
 
 
 def _spectral_conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, bias=True):
@@ -166,30 +163,6 @@ def build_model(train_config: dict) -> StructuralVisibilityNet:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars (spectral-norm ``original`` weights counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def macs_per_patch(width: int, depth: int, size: int = PATCH_SIZE) -> int:
-    """Multiply-accumulates of one forward pass on a ``size`` x ``size`` patch (analytic).
-
-    Counts the convs, the global-context MLPs and the attention matrix products; the
-    element-wise work (batch norm, ReLU, softmax, padding) is left out.
-    """
-    channels = [width * 2**level for level in range(depth)]
-    sides = [size // 2**level for level in range(depth)]
-    macs = sides[0] ** 2 * width * 49  # 7x7 input conv
-    for level in range(1, depth):
-        macs += sides[level] ** 2 * channels[level] * channels[level - 1] * 9  # stride-2 conv
-    for c, side in zip(channels, sides, strict=True):  # global context on skips and bottleneck
-        hidden = max(1, c // GLOBAL_CONTEXT_REDUCTION)
-        macs += 2 * c * hidden + side**2 * 2 * c * c
-    c, positions = channels[-1], sides[-1] ** 2
-    key = max(1, c // ATTENTION_KEY_REDUCTION)
-    macs += positions * c * (2 * key + c) + positions**2 * (key + c)
-    for level in range(depth - 1, 0, -1):  # decoder: reduce and merge at the finer side
-        side, c_out = sides[level - 1], channels[level - 1]
-        macs += 2 * side**2 * c_out * 2 * c_out * 9
-    macs += size**2 * width * 49  # 7x7 head
-    return macs
 
 
 @torch.no_grad()

@@ -29,13 +29,7 @@ import vvcjnd
 from vvcjnd.dataset import PatchPairDataset
 from vvcjnd.errors import VvcjndError
 from vvcjnd.io import atomic_path, sha256_file, write_text
-from vvcjnd.model import (
-    PATCH_SIZE,
-    StructuralVisibilityNet,
-    build_model,
-    count_parameters,
-    macs_per_patch,
-)
+from vvcjnd.model import StructuralVisibilityNet, build_model, count_parameters
 
 LOGGER = logging.getLogger("vvcjnd.train")
 
@@ -50,33 +44,6 @@ LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "identity_loss", "lr", "second
 # Keys that do not change what is computed; a resumed run may differ in them.
 RUNTIME_KEYS = frozenset({"resume", "device", "num_workers", "progress", "threads"})
 LAST, BEST = "checkpoint_last.pt", "checkpoint_best.pt"
-
-
-# Conservative training throughput for the runtime estimate (forward + backward = 3 forwards).
-CPU_FLOPS_PER_THREAD = 10e9
-GPU_FLOPS = 5e12
-UNKNOWN_PAIRS = 1000
-
-
-def runtime_minutes(train_config: dict, pair_files: Iterable[str | Path], threads: int) -> int:
-    """A generous wall-time estimate (minutes) of the train stage, for schedulers.
-
-    ``pair_files`` are the train/val pristine .npy arrays; their headers give the pair
-    counts (a missing file counts :data:`UNKNOWN_PAIRS`). GPU speed is assumed when
-    ``train.device`` is cuda, or auto on a host that sees CUDA; CPU speed otherwise.
-    """
-    pairs = 0
-    for path in pair_files:
-        try:
-            pairs += len(np.load(path, mmap_mode="r"))
-        except (OSError, ValueError):
-            pairs += UNKNOWN_PAIRS
-    gpu = train_config["device"] == "cuda" or (
-        train_config["device"] == "auto" and torch.cuda.is_available()
-    )
-    rate = GPU_FLOPS if gpu else CPU_FLOPS_PER_THREAD * max(1, threads)
-    flops = 3 * 2 * macs_per_patch(train_config["width"], train_config["depth"], PATCH_SIZE)
-    return 5 + math.ceil(train_config["epochs"] * pairs * flops / rate / 60)
 
 
 def select_device(name: str) -> torch.device:
@@ -132,6 +99,10 @@ def _loader(dataset: Dataset, batch_size: int, order: Iterable[int] | None, work
     )
 
 
+def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return batch.to(device, memory_format=torch.channels_last)
+
+
 def identity_loss(dataset: Dataset, batch_size: int = 256) -> float:
     """Mean L1 between the pristine and the JND-level patches of ``dataset`` ([-1, 1] scale)."""
     total, count = 0.0, 0
@@ -148,7 +119,7 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, batch_size: int, device, 
     total, count = 0.0, 0
     with parametrize.cached():
         for pristine, jnd, _ in _loader(dataset, batch_size, None, 0):
-            pristine, jnd = pristine.to(device), jnd.to(device)
+            pristine, jnd = _to(pristine, device), _to(jnd, device)
             with _autocast(device, amp):
                 output = model(pristine)
             total += float((output.float() - jnd).abs().sum(dtype=torch.float64))
@@ -170,6 +141,39 @@ def _restore_rng(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def checkpoint_state(
+    model: torch.nn.Module,
+    cfg: dict,
+    seed: int,
+    epoch: int,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler=None,
+    metrics: list[dict] | None = None,
+    best_epoch: int = 0,
+    data: str = "",
+) -> dict:
+    """Everything a checkpoint holds: weights, config, progress, optimizer and RNG states.
+
+    ``data`` is the digest of the patch arrays trained on (empty for a model made elsewhere).
+    """
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "vvcjnd_version": vvcjnd.__version__,
+        "torch_version": str(torch.__version__),
+        "config": dict(cfg),
+        "seed": seed,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else {},
+        "scheduler": scheduler.state_dict() if scheduler is not None else {},
+        "rng": _rng_state(),
+        "metrics": list(metrics or []),
+        "best_epoch": best_epoch,
+        "data": data,
+    }
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
@@ -273,7 +277,8 @@ def fit(
     device = select_device(cfg["device"])
     _configure_determinism(device, cfg["deterministic"])
     torch.manual_seed(seed)
-    model = build_model(cfg).to(device)
+    # channels_last: oneDNN's and cuDNN's fastest conv layout (1.2-1.3x per training step on CPU)
+    model = build_model(cfg).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(
         model.parameters(), lr=cfg["learning_rate"], betas=(cfg["beta1"], cfg["beta2"])
     )
@@ -314,22 +319,9 @@ def fit(
         )
         is_best = best_epoch == 0 or val_loss < history[best_epoch - 1]["val_loss"]
         best_epoch = epoch + 1 if is_best else best_epoch
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "vvcjnd_version": vvcjnd.__version__,
-            "torch_version": str(torch.__version__),
-            "config": dict(cfg),
-            "seed": seed,
-            "epoch": epoch + 1,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": _rng_state(),
-            "metrics": history,
-            "best_epoch": best_epoch,
-            "data": data,
-        }
+        state = checkpoint_state(
+            model, cfg, seed, epoch + 1, optimizer, scheduler, history, best_epoch, data
+        )
         save_checkpoint(last_path, state)
         if is_best:
             save_checkpoint(checkpoint_dir / BEST, state)
@@ -356,7 +348,7 @@ def _train_epoch(model, optimizer, train_set, cfg, seed, epoch, device) -> float
         mininterval=2.0,
     )
     for pristine, jnd, _ in progress:
-        pristine, jnd = pristine.to(device), jnd.to(device)
+        pristine, jnd = _to(pristine, device), _to(jnd, device)
         optimizer.zero_grad(set_to_none=True)
         with _autocast(device, cfg["amp"]):
             output = model(pristine)

@@ -1,10 +1,10 @@
-from vvcjnd.infer import PROFILE_FILES, profile_paths
+from vvcjnd.paths import PROFILE_FILES, profile_paths
 
 INFER = f"{RESULTS}/infer"
 
 
 def profile_file(image, key):
-    """One of an image's inference outputs (a key of vvcjnd.infer.PROFILE_FILES)."""
+    """One of an image's inference outputs (a key of vvcjnd.paths.PROFILE_FILES)."""
     return str(profile_paths(f"{INFER}/{image}")[key])
 
 

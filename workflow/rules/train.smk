@@ -1,4 +1,4 @@
-from vvcjnd.train import runtime_minutes
+from vvcjnd.costs import training_runtime_minutes
 
 TRAIN = f"{RESULTS}/train"
 TRAIN_PATCHES = {
@@ -31,7 +31,7 @@ rule train:
     resources:
         # activations of about 2 MB per patch and base channel at batch size, plus the arrays
         mem_mb=2000 + 2 * config["train"]["batch_size"] * config["train"]["width"],
-        runtime=lambda wildcards, input, threads: runtime_minutes(
+        runtime=lambda wildcards, input, threads: training_runtime_minutes(
             config["train"], [input.train_pristine, input.val_pristine], threads
         ),
     params:

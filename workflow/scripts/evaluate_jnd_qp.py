@@ -9,8 +9,8 @@ from vvcjnd.evaluate import (
     plot_jnd_qp,
     write_html_table,
 )
-from vvcjnd.infer import profile_paths
 from vvcjnd.io import write_table
+from vvcjnd.paths import profile_paths
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0]) as logger:

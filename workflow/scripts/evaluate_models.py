@@ -10,8 +10,8 @@ from vvcjnd.evaluate import (
     table_iv_note,
     write_html_table,
 )
-from vvcjnd.infer import profile_paths
 from vvcjnd.io import write_table
+from vvcjnd.paths import profile_paths
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0]) as logger:

@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from vvcjnd.evaluate import split_ids
-from vvcjnd.infer import plot_gallery, profile_paths
+from vvcjnd.infer import plot_gallery
+from vvcjnd.paths import profile_paths
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0]):
