@@ -31,3 +31,14 @@ def config(default_config) -> dict:
 def astronaut_small() -> np.ndarray:
     """A 128x96 uint8 RGB crop of scikit-image's astronaut (face and texture)."""
     return np.ascontiguousarray(skimage.data.astronaut()[40:136, 180:308])
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch intra-op thread: fast on a busy 2-core machine and bit-stable."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

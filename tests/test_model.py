@@ -19,13 +19,7 @@ from vvcjnd.model import (
 PAPER_PARAMETERS = 5_779_584
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: fast on a busy 2-core machine and bit-stable."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def patches(n: int, seed: int = 0) -> torch.Tensor:

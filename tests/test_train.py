@@ -31,13 +31,7 @@ from vvcjnd.train import (
 SIDE = 32  # small patches keep the tests fast; the network takes any side divisible by 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: fast on a busy 2-core machine and bit-stable."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

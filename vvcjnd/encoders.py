@@ -81,20 +81,31 @@ def bundled_ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-class FfmpegVvenc(Codec):
-    """libvvenc inside ffmpeg (constant QP, perceptual QP adaptation off), ffmpeg's VVC decoder."""
+class _VvencCodec(Codec, ABC):
+    """Fraunhofer's VVenC, driven by a preset (faster .. slower) plus extra arguments."""
 
-    name = "vvenc"
     bitstream_suffix = ".266"
 
-    def __init__(self, ffmpeg: str | None, preset: str, extra_args: list[str]):
-        self.ffmpeg = ffmpeg or bundled_ffmpeg()
+    def __init__(self, preset: str, extra_args: list[str]):
         self.preset = preset
         self.extra_args = list(extra_args)
 
     @property
     def setting(self) -> str:
         return f"preset={self.preset}"
+
+    def decoded_bit_depth(self, bit_depth: int) -> int:
+        return 10  # VVenC always codes at 10 bits inside
+
+
+class FfmpegVvenc(_VvencCodec):
+    """libvvenc inside ffmpeg (constant QP, perceptual QP adaptation off), ffmpeg's VVC decoder."""
+
+    name = "vvenc"
+
+    def __init__(self, ffmpeg: str | None, preset: str, extra_args: list[str]):
+        super().__init__(preset, extra_args)
+        self.ffmpeg = ffmpeg or bundled_ffmpeg()
 
     def encode_args(self, frame: Frame) -> list[str]:
         pix_fmt = "yuv420p" if frame.bit_depth == 8 else "yuv420p10le"
@@ -115,9 +126,6 @@ class FfmpegVvenc(Codec):
             "-f", "rawvideo", "-pix_fmt", "yuv420p10le", str(frame.decoded_yuv),
         ]  # fmt: skip
 
-    def decoded_bit_depth(self, bit_depth: int) -> int:
-        return 10
-
     def executables(self) -> dict[str, str]:
         return {"encode.vvenc.ffmpeg": self.ffmpeg}
 
@@ -134,20 +142,14 @@ class FfmpegVvenc(Codec):
         )
 
 
-class VvencApp(Codec):
+class VvencApp(_VvencCodec):
     """The standalone vvencapp / vvdecapp of Fraunhofer's VVenC and VVdeC."""
 
     name = "vvencapp"
-    bitstream_suffix = ".266"
 
     def __init__(self, encoder: str, decoder: str, preset: str, extra_args: list[str]):
+        super().__init__(preset, extra_args)
         self.encoder, self.decoder = encoder, decoder
-        self.preset = preset
-        self.extra_args = list(extra_args)
-
-    @property
-    def setting(self) -> str:
-        return f"preset={self.preset}"
 
     def encode_args(self, frame: Frame) -> list[str]:
         chroma = "yuv420" if frame.bit_depth == 8 else "yuv420_10"
@@ -160,9 +162,6 @@ class VvencApp(Codec):
 
     def decode_args(self, frame: Frame) -> list[str]:
         return [self.decoder, "-b", str(frame.bitstream), "-o", str(frame.decoded_yuv), "-t", "1"]
-
-    def decoded_bit_depth(self, bit_depth: int) -> int:
-        return 10
 
     def executables(self) -> dict[str, str]:
         return {"encode.vvencapp.encoder": self.encoder, "encode.vvencapp.decoder": self.decoder}

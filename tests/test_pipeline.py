@@ -1,0 +1,121 @@
+"""The whole workflow end to end on a small config: report, determinism, and recovery from kills.
+
+One clean run is the reference. A second run is killed with SIGKILL (Snakemake and all
+its jobs) twice, mid-encode and mid-training, and resumed with the README's recovery
+commands (`snakemake --unlock`, then the run command);
+its dataset checksums must equal the clean run's, and training must resume from its
+last per-epoch checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+SMALL = {
+    "sources": {
+        "names": ["chelsea", "coffee", "rocket"],
+        "session_size": 2,
+        "resize": {"width": 240, "height": 176, "filter": "lanczos"},
+    },
+    "encode": {"qp": {"min": 22, "max": 40, "step": 3}, "threads": 2},
+    "train": {"width": 4, "depth": 3, "epochs": 6, "epochs_constant": 3, "threads": 1},
+    "evaluate": {"vmaf": False},
+}
+
+
+def _command(workdir: Path, config: Path, *extra: str) -> list[str]:
+    return [
+        "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--configfile", str(config), "--cores", "2", *extra,
+    ]  # fmt: skip
+
+
+def _run(workdir: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        _command(workdir, config, *extra), capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def _kill_when(workdir: Path, config: Path, ready, timeout_s: float = 240) -> None:
+    """Start the run; SIGKILL Snakemake and every job it started once ``ready()`` holds."""
+    process = subprocess.Popen(
+        _command(workdir, config),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not ready():
+            assert process.poll() is None, "the run ended before the kill point"
+            assert time.monotonic() < deadline, "the kill point was never reached"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    # A killed Snakemake leaves its lock behind; README: `snakemake --unlock`, then run again.
+    _run(workdir, config, "--unlock")
+
+
+@pytest.fixture(scope="module")
+def small_config(tmp_path_factory) -> Path:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for section, values in SMALL.items():
+        config[section] = {**config[section], **values}
+    path = tmp_path_factory.mktemp("config") / "small.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory, small_config) -> Path:
+    workdir = tmp_path_factory.mktemp("clean")
+    _run(workdir, small_config)
+    return workdir
+
+
+def test_clean_run_produces_every_stage_and_the_report(clean_run, small_config):
+    results = clean_run / "results"
+    for name in [
+        "quality/vvenc.tsv", "labels/jnd.tsv", "patches/train_pristine.npy",
+        "train/checkpoint_best.pt", "evaluate/table_iv.tsv", "evaluate/jnd_qp_summary.tsv",
+        "checksums.sha256",
+    ]:  # fmt: skip
+        assert (results / name).is_file(), name
+    assert "simulated" in (results / "labels/jnd.tsv").read_text()
+    _run(clean_run, small_config, "--report", str(clean_run / "report.html"))
+    report = (clean_run / "report.html").read_text(errors="replace")
+    assert "simulated" in report.lower()
+
+
+def test_killed_run_resumes_to_identical_dataset(clean_run, small_config, tmp_path):
+    workdir = tmp_path / "killed"
+    ladder = workdir / "results/ladder/vvenc"
+    _kill_when(workdir, small_config, lambda: len(list(ladder.glob("*/qp*.png"))) >= 3)
+    assert not (workdir / "results/quality/vvenc.tsv").exists()
+    state = workdir / "results/train/state"
+    _kill_when(workdir, small_config, lambda: len(list(state.glob("*.pt"))) > 0)
+    assert not (workdir / "results/train/checkpoint_best.pt").exists()
+    _run(workdir, small_config)
+    assert "resuming" in (workdir / "results/logs/train/train.log").read_text()
+    clean = (clean_run / "results/checksums.sha256").read_text()
+    assert (workdir / "results/checksums.sha256").read_text() == clean
+    clean_log = (clean_run / "results/train/log.csv").read_text().splitlines()
+    resumed_log = (workdir / "results/train/log.csv").read_text().splitlines()
+    losses = [line.split(",")[1:4] for line in clean_log]
+    assert [line.split(",")[1:4] for line in resumed_log] == losses
