@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -119,3 +120,12 @@ def test_killed_run_resumes_to_identical_dataset(clean_run, small_config, tmp_pa
     resumed_log = (workdir / "results/train/log.csv").read_text().splitlines()
     losses = [line.split(",")[1:4] for line in clean_log]
     assert [line.split(",")[1:4] for line in resumed_log] == losses
+
+
+def test_label_file_changed_after_ingestion_reruns_what_depends_on_it(clean_run, small_config):
+    raw = clean_run / "results/labels/simulated/f_session1.mat"
+    os.utime(raw)  # a newer label file, as if edited after ingestion
+    planned = _run(clean_run, small_config, "-n").stdout
+    for rule in ["labels_jnd", "patch_dataset", "train", "evaluate_models"]:
+        assert re.search(rf"^rule {rule}:", planned, re.M), rule
+    assert not re.search(r"^rule encode_ladder:", planned, re.M)

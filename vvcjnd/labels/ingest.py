@@ -202,7 +202,10 @@ def read_tidy_samples(
     if not path.is_file():
         raise VvcjndError(f"tidy label table {path} not found (config key labels.tidy.path)")
     separator = "," if path.suffix.lower() == ".csv" else "\t"
-    table = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise VvcjndError(f"cannot parse tidy label table {path}: {exc}") from exc
     missing_columns = [c for c in TIDY_REQUIRED if c not in table.columns]
     if missing_columns:
         raise VvcjndError(

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
 from pathlib import Path
 
 import h5py
@@ -21,6 +26,12 @@ from vvcjnd.io import atomic_path, write_bytes
 MAT_VERSIONS = ("v5", "v7.3")
 _HEADER_TEXT_BYTES = 116  # descriptive text at the start of every MAT file
 _V73_USERBLOCK_BYTES = 512  # MATLAB v7.3 files reserve a 512-byte HDF5 user block for the header
+# What scipy and h5py raise on damaged or foreign files.
+_UNREADABLE = (
+    OSError, ValueError, TypeError, NotImplementedError, KeyError, IndexError, EOFError,
+    RuntimeError, OverflowError, UnicodeDecodeError, struct.error, zlib.error,
+    scipy.io.matlab.MatReadError,
+)  # fmt: skip
 _NON_NUMERIC_CLASSES = {"char", "logical", "cell", "struct", "function_handle"}
 
 
@@ -31,17 +42,38 @@ def read_mat_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise VvcjndError(f"MAT file {path} not found")
     try:
         return _read_v73(path) if h5py.is_hdf5(path) else _read_v5(path)
-    except (OSError, ValueError, TypeError, NotImplementedError) as exc:
+    except _UNREADABLE as exc:
         raise VvcjndError(f"cannot read MAT file {path}: {exc}") from exc
 
 
 def _read_v5(path: Path) -> dict[str, np.ndarray]:
+    """MAT v5 through scipy, in a child process: scipy's reader can crash the interpreter on
+    some damaged files (seen while fuzzing), which must end in our error, not a dead job."""
+    with tempfile.TemporaryDirectory(prefix="vvcjnd-mat-") as tmp:
+        out = Path(tmp) / "arrays.npz"
+        child = subprocess.run(
+            [sys.executable, "-m", "vvcjnd.labels.matfile", str(path), str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            lines = child.stderr.strip().splitlines()
+            reason = lines[-1] if lines else f"the reader died (status {child.returncode})"
+            raise VvcjndError(f"cannot read MAT file {path}: {reason}")
+        with np.load(out) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+
+
+def _v5_to_npz(path: Path, out: Path) -> None:
+    """The child side of :func:`_read_v5`: every 2-D numeric variable, float64, into ``out``."""
     contents = scipy.io.loadmat(path)
-    return {
+    arrays = {
         name: value.astype(np.float64)
         for name, value in contents.items()
         if not name.startswith("__") and _is_numeric_matrix(value)
     }
+    np.savez(out, **arrays)
 
 
 def _read_v73(path: Path) -> dict[str, np.ndarray]:
@@ -110,3 +142,10 @@ def write_mat(path: str | os.PathLike, arrays: dict[str, np.ndarray], version: s
 
 def _header_text(text: str) -> bytes:
     return f"{text}, written by vvcjnd".encode("ascii").ljust(_HEADER_TEXT_BYTES, b" ")
+
+
+if __name__ == "__main__":  # the child process of _read_v5
+    try:
+        _v5_to_npz(Path(sys.argv[1]), Path(sys.argv[2]))
+    except _UNREADABLE as error:
+        sys.exit(f"{type(error).__name__}: {error}")
