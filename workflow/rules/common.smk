@@ -2,12 +2,14 @@
 
 import math
 import re
+from pathlib import Path
 
 from PIL import Image
 
 from vvcjnd.config import qp_ladder
 from vvcjnd.encoders import codec_from_config
 from vvcjnd.errors import VvcjndError
+from vvcjnd.paths import PROFILE_FILES, profile_paths
 from vvcjnd.sources import discover
 
 RESULTS = "results"
@@ -59,3 +61,33 @@ def ladder_runtime_min(wildcards, input, threads):
 def ladder_mem_mb(wildcards, input, threads):
     """Memory of one ladder job: per encoder process about 300 MB plus 150 MB per megapixel."""
     return 500 + threads * math.ceil(300 + 150 * megapixels(input.image))
+
+
+LABELS = f"{RESULTS}/labels"
+LABEL_SESSIONS = sorted(set(SESSION.values()))
+
+
+def labels_raw_input(wildcards):
+    """The raw label files of the configured source, so that a change reruns the stage."""
+    labels = config["labels"]
+    if labels["source"] == "tidy":
+        return [labels["tidy"]["path"]]
+    if labels["source"] == "simulated":
+        pattern = f"{LABELS}/simulated/f_session{{session}}.mat"
+    else:
+        pattern = labels["mat"]["path"]
+    return [pattern.replace("{session}", str(session)) for session in LABEL_SESSIONS]
+
+
+INFER = f"{RESULTS}/infer"
+
+
+def profile_file(image, key):
+    """One of an image's inference outputs (a key of vvcjnd.paths.PROFILE_FILES)."""
+    return str(profile_paths(f"{INFER}/{image}")[key])
+
+
+def folder_of(key, up=1):
+    """A params function: the folder ``up`` levels above the first file of input ``key``
+    (so that paths follow the inputs, as on a cluster without a shared filesystem)."""
+    return lambda wildcards, input: str(Path(input[key][0]).parents[up - 1])

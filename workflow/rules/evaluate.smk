@@ -29,8 +29,8 @@ rule evaluate_models:
         # per test image: 4 models x (bisection + SSIM, VIF, MS-SSIM, VMAF), about 1 min at 1080p
         runtime=lambda wildcards, input: 10 + len(input.images),
     params:
-        infer_dir=INFER,
-        images_dir=f"{RESULTS}/sources/images",
+        infer_dir=folder_of("residuals", up=2),
+        images_dir=folder_of("images"),
         settings=config["evaluate"],
         seed=config["seed"],
     script:
@@ -73,9 +73,9 @@ rule evaluate_jnd_qp:
         runtime=lambda wildcards, input: 5
         + math.ceil(len(input.images) * len(QPS) / 60),
     params:
-        infer_dir=INFER,
-        images_dir=f"{RESULTS}/sources/images",
-        ladder_dir=f"{RESULTS}/ladder/{ENCODER}",
+        infer_dir=folder_of("summaries", up=2),
+        images_dir=folder_of("images"),
+        ladder_dir=folder_of("ladders"),
         qps=QPS,
         size=config["patches"]["size"],
         stride=config["infer"]["stride"],

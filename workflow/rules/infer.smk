@@ -1,13 +1,3 @@
-from vvcjnd.paths import PROFILE_FILES, profile_paths
-
-INFER = f"{RESULTS}/infer"
-
-
-def profile_file(image, key):
-    """One of an image's inference outputs (a key of vvcjnd.paths.PROFILE_FILES)."""
-    return str(profile_paths(f"{INFER}/{image}")[key])
-
-
 rule infer_image:
     """JND profile of one image: JND-contaminated luma, JND map (.npy and colour PNG), PSNR."""
     input:
@@ -40,6 +30,7 @@ rule infer_gallery:
     """Report figure: pristine luma, JND-contaminated luma and JND map of test images."""
     input:
         splits=f"{RESULTS}/patches/splits.tsv",
+        images=[pristine_png(image) for image in IMAGES],
         profiles=[profile_file(image, key) for image in IMAGES for key in PROFILE_FILES],
     output:
         figure=report(
@@ -56,8 +47,8 @@ rule infer_gallery:
         mem_mb=1500,
         runtime=5,
     params:
-        infer_dir=INFER,
-        images_dir=f"{RESULTS}/sources/images",
+        infer_dir=folder_of("profiles", up=2),
+        images_dir=folder_of("images"),
         gallery_images=config["infer"]["gallery_images"],
         map_max=config["infer"]["map_max"],
     script:

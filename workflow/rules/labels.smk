@@ -2,21 +2,6 @@
 # Source (config labels.source): a simulated panel (NOT human data; the embedded default),
 # the published per-session MAT files, or a tidy CSV/TSV. See docs/labels.md.
 
-LABELS = f"{RESULTS}/labels"
-LABEL_SESSIONS = sorted(set(SESSION.values()))
-
-
-def labels_raw_input(wildcards):
-    """The raw label files of the configured source, so that a change reruns the stage."""
-    labels = config["labels"]
-    if labels["source"] == "tidy":
-        return [labels["tidy"]["path"]]
-    if labels["source"] == "simulated":
-        pattern = f"{LABELS}/simulated/f_session{{session}}.mat"
-    else:
-        pattern = labels["mat"]["path"]
-    return [pattern.replace("{session}", str(session)) for session in LABEL_SESSIONS]
-
 
 rule labels_simulate:
     """A simulated observer panel (NOT human data) in the published per-session MAT layout."""

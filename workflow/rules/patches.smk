@@ -32,7 +32,7 @@ rule patch_dataset:
         runtime=lambda wildcards, input: 5
         + math.ceil(sum(megapixels(path) for path in input.images) / 60),
     params:
-        ladder_dir=f"{RESULTS}/ladder/{ENCODER}",
+        ladder_dir=folder_of("ladders"),
         settings=config["patches"],
         seed=config["seed"],
     script:
