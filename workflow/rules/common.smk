@@ -63,22 +63,6 @@ def ladder_mem_mb(wildcards, input, threads):
     return 500 + threads * math.ceil(300 + 150 * megapixels(input.image))
 
 
-LABELS = f"{RESULTS}/labels"
-LABEL_SESSIONS = sorted(set(SESSION.values()))
-
-
-def labels_raw_input(wildcards):
-    """The raw label files of the configured source, so that a change reruns the stage."""
-    labels = config["labels"]
-    if labels["source"] == "tidy":
-        return [labels["tidy"]["path"]]
-    if labels["source"] == "simulated":
-        pattern = f"{LABELS}/simulated/f_session{{session}}.mat"
-    else:
-        pattern = labels["mat"]["path"]
-    return [pattern.replace("{session}", str(session)) for session in LABEL_SESSIONS]
-
-
 INFER = f"{RESULTS}/infer"
 
 

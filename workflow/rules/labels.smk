@@ -2,6 +2,11 @@
 # Source (config labels.source): a simulated panel (NOT human data; the embedded default),
 # the published per-session MAT files, or a tidy CSV/TSV. See docs/labels.md.
 
+from vvcjnd.labels.stage import raw_label_files
+
+LABELS = f"{RESULTS}/labels"
+LABEL_SESSIONS = sorted(set(SESSION.values()))
+
 
 rule labels_simulate:
     """A simulated observer panel (NOT human data) in the published per-session MAT layout."""
@@ -36,7 +41,7 @@ rule labels_jnd:
     """Ingest the raw samples, screen observers, derive each image's JND QP and SUR curve."""
     input:
         manifest=f"{RESULTS}/sources/manifest.tsv",
-        raw=labels_raw_input,
+        raw=raw_label_files(config["labels"], LABELS, LABEL_SESSIONS),
     output:
         jnd=f"{LABELS}/jnd.tsv",
         samples=f"{LABELS}/samples.tsv",
