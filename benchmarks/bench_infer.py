@@ -20,10 +20,11 @@ import torch
 from skimage import data
 from skimage.transform import resize
 
+from vvcjnd.colour import luma_uint8
 from vvcjnd.costs import macs_per_patch
 from vvcjnd.infer import InferSettings, infer_luma
 from vvcjnd.model import StructuralVisibilityNet, fuse_for_inference
-from vvcjnd.patches import grid_positions, luma_uint8
+from vvcjnd.patches import grid_positions
 
 PAPER_WIDTH, PAPER_DEPTH = 32, 5
 

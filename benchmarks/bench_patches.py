@@ -27,12 +27,12 @@ import pandas as pd
 from PIL import Image, ImageFilter
 from skimage import data
 
+from vvcjnd.colour import luma_uint8
 from vvcjnd.io import write_table
 from vvcjnd.patches import (
     extract_patches,
     grid_positions,
     image_pairs,
-    luma_uint8,
     patch_statistics,
 )
 

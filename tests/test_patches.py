@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from skimage import data
 
-from vvcjnd.colour import rgb_to_gray
+from vvcjnd.colour import luma_uint8, rgb_to_gray
 from vvcjnd.config import load_config
 from vvcjnd.dataset import PatchPairDataset
 from vvcjnd.errors import VvcjndError
@@ -29,7 +29,6 @@ from vvcjnd.patches import (
     grid_positions,
     grid_shape,
     image_pairs,
-    luma_uint8,
     patch_statistics,
     plot_sample_pairs,
     to_unit_range,

@@ -18,11 +18,12 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from vvcjnd.baselines import baseline_jnd
+from vvcjnd.colour import luma_uint8
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png, write_png
-from vvcjnd.io import atomic_path, read_table, write_text
+from vvcjnd.io import read_table, write_text
 from vvcjnd.metrics import ms_ssim, psnr, ssim, vif_pixel, vmaf
-from vvcjnd.patches import extract_patches, grid_positions, luma_uint8
+from vvcjnd.patches import extract_patches, grid_positions
 
 PROPOSED = "proposed"
 NOISE_SEED_OFFSET = 6002  # mixed with config["seed"] and the image id for the +-1 signs
@@ -322,7 +323,7 @@ def evaluate_models(
     own_rows, equal_rows = [], []
     for image_id in image_ids:
         pixels = read_png(pristine_png(image_id))
-        luma = luma_uint8(pixels) if pixels.ndim == 3 else pixels
+        luma = luma_uint8(pixels)
         residual = np.load(residual_npy(image_id))
         if residual.shape != luma.shape:
             raise VvcjndError(
@@ -430,12 +431,10 @@ def write_html_table(path: Path, frame: pd.DataFrame, title: str, note: str) -> 
 
 def plot_jnd_qp(table: pd.DataFrame, output: Path) -> None:
     """Scatter of predicted vs subjective JND QP for each predictor, with the diagonal."""
-    import matplotlib
+    from vvcjnd.figures import Figure, save_figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5.5, 5))
+    figure = Figure(figsize=(5.5, 5))
+    axis = figure.subplots()
     markers = dict(zip(JND_QP_PREDICTORS, ["o", "s", "^"], strict=True))
     for name in JND_QP_PREDICTORS:
         axis.scatter(table["jnd_qp"], table[name], marker=markers[name], label=name, alpha=0.7)
@@ -448,6 +447,4 @@ def plot_jnd_qp(table: pd.DataFrame, output: Path) -> None:
     axis.set_title(f"JND-QP prediction, {len(table)} test image(s)")
     axis.legend()
     figure.tight_layout()
-    with atomic_path(output) as tmp:
-        figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(figure)
+    save_figure(figure, output, dpi=100)

@@ -27,10 +27,11 @@ import torch
 from matplotlib import colormaps
 
 from vvcjnd.baselines import luminance_adaptation
+from vvcjnd.colour import luma_uint8
 from vvcjnd.costs import PATCH_SIZE
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png, write_png
-from vvcjnd.io import atomic_path, sha256_file, write_bytes, write_json
+from vvcjnd.io import sha256_file, write_bytes, write_json
 from vvcjnd.metrics import psnr
 from vvcjnd.model import fuse_for_inference
 from vvcjnd.patches import (
@@ -39,7 +40,6 @@ from vvcjnd.patches import (
     extract_patches,
     from_unit_range,
     grid_positions,
-    luma_uint8,
     to_unit_range,
 )
 from vvcjnd.paths import profile_paths
@@ -271,7 +271,7 @@ def infer_image_file(
 ) -> dict:
     """Infer and write the JND profile of one RGB or gray PNG; return its summary."""
     pixels = read_png(image_path)
-    luma = luma_uint8(pixels) if pixels.ndim == 3 else pixels
+    luma = luma_uint8(pixels)
     sign = luminance_sign(settings.sign, seed, image_id)
     profile = infer_luma(model, luma, settings, sign)
     record = {
@@ -335,17 +335,15 @@ def plot_gallery(
 ) -> None:
     """Figure: per row (image id, pristine PNG, JND-contaminated PNG, JND map .npy) the
     pristine luma, the JND-contaminated luma and the colour-mapped JND map, side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    from vvcjnd.figures import Figure, save_figure
 
     if not rows:
         raise VvcjndError("the JND map gallery needs at least one image")
-    figure, axes = plt.subplots(len(rows), 3, figsize=(11, 3.4 * len(rows)), squeeze=False)
+    figure = Figure(figsize=(11, 3.4 * len(rows)))
+    axes = figure.subplots(len(rows), 3, squeeze=False)
     for (image_id, pristine_path, jnd_path, map_path), row_axes in zip(rows, axes, strict=True):
         pixels = read_png(pristine_path)
-        luma = luma_uint8(pixels) if pixels.ndim == 3 else pixels
+        luma = luma_uint8(pixels)
         jnd_map = np.load(map_path)
         row_axes[0].imshow(luma, cmap="gray", vmin=0, vmax=255)
         row_axes[0].set_title(f"{image_id}: pristine luma")
@@ -357,6 +355,4 @@ def plot_gallery(
         for axis in row_axes:
             axis.set_axis_off()
     figure.tight_layout()
-    with atomic_path(output) as tmp:
-        figure.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
-    plt.close(figure)
+    save_figure(figure, output, dpi=90)

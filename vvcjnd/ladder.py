@@ -26,14 +26,14 @@ from vvcjnd.metrics import psnr
 from vvcjnd.runner import run_tool
 
 
-def image_dir(results: str | Path, encoder: str, image_id: str) -> Path:
-    """Folder of one image's ladder files."""
-    return Path(results) / "ladder" / encoder / image_id
+def point_stem(qp: int) -> str:
+    """File stem of one ladder point's files (bitstream, decoded PNG, record): ``qpNN``."""
+    return f"qp{qp:02d}"
 
 
-def decoded_png(results: str | Path, encoder: str, image_id: str, qp: int) -> Path:
-    """Decoded RGB PNG of ``image_id`` at ``qp`` (QP 0..63)."""
-    return image_dir(results, encoder, image_id) / f"qp{qp:02d}.png"
+def decoded_png(ladder_dir: str | Path, image_id: str, qp: int) -> Path:
+    """Decoded RGB PNG of ``image_id`` at ``qp`` (QP 0..63) under ``results/ladder/<encoder>``."""
+    return Path(ladder_dir) / image_id / f"{point_stem(qp)}.png"
 
 
 def run_ladder(
@@ -64,8 +64,8 @@ def run_ladder(
             height=height,
             bit_depth=yuv.bit_depth,
             qp=qp,
-            bitstream=out_dir / f"qp{qp:02d}{codec.bitstream_suffix}.part",
-            decoded_yuv=out_dir / f"qp{qp:02d}.decoded.yuv",
+            bitstream=out_dir / f"{point_stem(qp)}{codec.bitstream_suffix}.part",
+            decoded_yuv=out_dir / f"{point_stem(qp)}.decoded.yuv",
         )
         return _ladder_point(
             frame, codec, yuv, planes[0], source_sha, version_output, timeout_s, log
@@ -112,7 +112,7 @@ def _ladder_point(
     log: Path | None,
 ) -> dict:
     out_dir = frame.bitstream.parent
-    stem = f"qp{frame.qp:02d}"
+    stem = point_stem(frame.qp)
     bitstream = out_dir / f"{stem}{codec.bitstream_suffix}"
     png = out_dir / f"{stem}.png"
     record_file = out_dir / f"{stem}.json"

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vvcjnd.colour import GRAY_WEIGHTS
+from vvcjnd.colour import luma_uint8
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png
 from vvcjnd.io import atomic_path, read_table, write_json, write_table
+from vvcjnd.ladder import decoded_png
 
 LOG = logging.getLogger(__name__)
 
@@ -34,35 +35,12 @@ KINDS = ("pristine", "jnd")
 # patch of integer samples has c >= sqrt(1 - 1/N) ~ 1, far above it.
 FLAT_EPSILON = 1e-6
 
-# The luma weights as integers in units of 1 / _GRAY_SCALE (exact: they have four decimals).
-_GRAY_SCALE = 10_000
-_GRAY_WEIGHTS_1E4 = tuple(int(weight) for weight in np.rint(GRAY_WEIGHTS * _GRAY_SCALE))
-
 # Offsets mixed with config["seed"] so that each random choice of this stage has its own stream.
 SPLIT_SEED_OFFSET = 4001
 FIGURE_SEED_OFFSET = 4002
 
 
 # -- luma and the patch grid -------------------------------------------------------------------
-
-
-def luma_uint8(rgb: np.ndarray) -> np.ndarray:
-    """MATLAB ``rgb2gray`` luma of uint8 RGB (H, W, 3) as uint8 0..255 (H, W), rounded half up.
-
-    Computed exactly in integers: (2989 R + 5870 G + 1140 B + 5000) // 10000, the weights being
-    :data:`vvcjnd.colour.GRAY_WEIGHTS` in units of 1e-4. This equals
-    ``floor(rgb_to_gray(rgb) + 0.5)`` except where the exact sum ends in .5, which floating point
-    rounds either way by its own error (about 1 pixel in 60,000 of a photograph); the integer
-    form gives the same bytes on every machine, and is faster.
-    """
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise VvcjndError(f"expected uint8 RGB of shape (H, W, 3), got {rgb.dtype} {rgb.shape}")
-    luma = np.zeros(rgb.shape[:2], dtype=np.int32)
-    for channel, weight in enumerate(_GRAY_WEIGHTS_1E4):
-        luma += np.multiply(rgb[..., channel], weight, dtype=np.int32)
-    luma += _GRAY_SCALE // 2
-    luma //= _GRAY_SCALE
-    return luma.astype(np.uint8)
 
 
 def _grid_axis(length: int, size: int, stride: int, cover_border: bool) -> np.ndarray:
@@ -366,7 +344,7 @@ def _read_inputs(manifest_path: Path, labels_path: Path) -> tuple[pd.DataFrame, 
 
 def _read_pair(image_id: str, qp: int, images_dir: Path, ladder_dir: Path):
     pristine_path = Path(images_dir) / f"{image_id}.png"
-    decoded_path = Path(ladder_dir) / image_id / f"qp{qp:02d}.png"
+    decoded_path = decoded_png(ladder_dir, image_id, qp)
     if not pristine_path.is_file():
         raise VvcjndError(f"pristine image of '{image_id}' not found: {pristine_path}")
     if not decoded_path.is_file():
@@ -505,11 +483,9 @@ def sample_pairs(index: pd.DataFrame, n_pairs: int, seed: int) -> pd.DataFrame:
 
 def plot_sample_pairs(patch_dir: str | Path, path: str | Path, n_pairs: int, seed: int) -> None:
     """Write a PNG grid of sample (pristine, JND-level) pairs with their SSIM to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from skimage.metrics import structural_similarity
+
+    from vvcjnd.figures import Figure, save_figure
 
     patch_dir = Path(patch_dir)
     index = read_table(patch_dir / "index.tsv")
@@ -523,9 +499,8 @@ def plot_sample_pairs(patch_dir: str | Path, path: str | Path, n_pairs: int, see
     }
     columns = min(4, len(samples))
     rows = -(-len(samples) // columns)
-    figure, axes = plt.subplots(
-        rows, 2 * columns, figsize=(2.2 * 2 * columns, 2.4 * rows), squeeze=False
-    )
+    figure = Figure(figsize=(2.2 * 2 * columns, 2.4 * rows))
+    axes = figure.subplots(rows, 2 * columns, squeeze=False)
     for axis in axes.ravel():
         axis.set_axis_off()
     for k, pair in enumerate(samples.itertuples()):
@@ -540,6 +515,4 @@ def plot_sample_pairs(patch_dir: str | Path, path: str | Path, n_pairs: int, see
             axis.set_title(title, fontsize=8)
     figure.suptitle("Luma patch pairs: pristine (left) and at the image's JND QP (right)")
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(figure)
+    save_figure(figure, path, dpi=100)

@@ -91,14 +91,10 @@ def combine(tables: list[Path], out_path: Path) -> pd.DataFrame:
 
 def plot_rate_distortion(table: pd.DataFrame, out_path: Path) -> None:
     """Rate-distortion curves, bits per pixel vs PSNR-Y, one line per image (PNG)."""
-    import matplotlib
+    from vvcjnd.figures import Figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from vvcjnd.io import atomic_path
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     for image_id, rows in table.groupby("image_id", sort=False):
         rows = rows.sort_values("bpp")
         ax.plot(rows["bpp"], rows["psnr_y"], marker=".", linewidth=1, label=image_id)
@@ -110,6 +106,4 @@ def plot_rate_distortion(table: pd.DataFrame, out_path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, out_path, dpi=120)

@@ -372,14 +372,13 @@ def write_log(path: str | Path, history: list[dict]) -> None:
 
 def plot_losses(path: str | Path, history: list[dict]) -> None:
     """Training and validation L1 per epoch against the identity map's loss (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    from vvcjnd.figures import Figure, save_figure
+
     frame = pd.DataFrame(history, columns=LOG_COLUMNS)
-    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    figure = Figure(figsize=(6, 4))
+    axes = figure.subplots()
     axes.plot(frame["epoch"], frame["train_loss"], marker="o", ms=3, label="training")
     axes.plot(frame["epoch"], frame["val_loss"], marker="o", ms=3, label="validation")
     axes.plot(frame["epoch"], frame["identity_loss"], ls="--", c="grey", label="identity map")
@@ -390,9 +389,7 @@ def plot_losses(path: str | Path, history: list[dict]) -> None:
     axes.set(xlabel="epoch", ylabel="L1 loss ([-1, 1] scale)", title="Structural-visibility net")
     axes.legend()
     figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", metadata={"Software": None})
-    plt.close(figure)
+    save_figure(figure, path, dpi=100)
 
 
 def train(

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import os
 
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from vvcjnd.io import read_table, write_bytes
+from vvcjnd.figures import Figure, save_figure
+from vvcjnd.io import read_table
 from vvcjnd.labels.screening import STATUS_MISSING, STATUS_USED
 
 LEGEND_LIMIT = 12  # images named in the SUR legend; more are drawn unnamed
-
-
-def save_figure(figure, path: str | os.PathLike) -> None:
-    """Write a figure as PNG (Agg) without time or version metadata, atomically."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
-    write_bytes(path, buffer.getvalue())
 
 
 def plot_sur_curves(sur: pd.DataFrame, jnd: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -46,7 +38,7 @@ def plot_sur_curves(sur: pd.DataFrame, jnd: pd.DataFrame, path: str | os.PathLik
     if len(images) <= LEGEND_LIMIT:
         axes.legend(fontsize="small", loc="lower left")
     figure.tight_layout()
-    save_figure(figure, path)
+    save_figure(figure, path, dpi=120)
 
 
 def plot_jnd_histogram(jnd: pd.DataFrame, ladder: list[int], path: str | os.PathLike) -> None:
@@ -60,7 +52,7 @@ def plot_jnd_histogram(jnd: pd.DataFrame, ladder: list[int], path: str | os.Path
     axes.set_ylabel("images")
     axes.set_title(f"JND QP of {len(jnd)} images ({jnd['label_source'].iloc[0]} labels)")
     figure.tight_layout()
-    save_figure(figure, path)
+    save_figure(figure, path, dpi=120)
 
 
 def subject_offsets(samples: pd.DataFrame) -> pd.Series:
@@ -86,7 +78,7 @@ def plot_subject_offsets(
     axes.set_ylabel("mean offset from panel (QP)")
     axes.set_title(f"Subject offsets ({int(rejected.sum())} rejected in red)")
     figure.tight_layout()
-    save_figure(figure, path)
+    save_figure(figure, path, dpi=120)
 
 
 def write_figures(inputs: dict, outputs: dict, ladder: list[int]) -> None:

@@ -136,15 +136,3 @@ def build_labels(
         record["counts"]["samples_by_status"],
     )
     return tables
-
-
-def raw_label_files(labels: dict, labels_dir: str, sessions: list[int]) -> list[str]:
-    """The raw label files the configured source reads (config section ``labels``), one per
-    session for MAT files (simulated ones under ``labels_dir``), so a change reruns the stage."""
-    if labels["source"] == "tidy":
-        return [labels["tidy"]["path"]]
-    if labels["source"] == "simulated":
-        pattern = f"{labels_dir}/simulated/f_session{{session}}.mat"
-    else:
-        pattern = labels["mat"]["path"]
-    return [pattern.replace("{session}", str(session)) for session in sessions]

@@ -2,7 +2,7 @@
 # Source (config labels.source): a simulated panel (NOT human data; the embedded default),
 # the published per-session MAT files, or a tidy CSV/TSV. See docs/labels.md.
 
-from vvcjnd.labels.stage import raw_label_files
+from vvcjnd.paths import raw_label_files
 
 LABELS = f"{RESULTS}/labels"
 LABEL_SESSIONS = sorted(set(SESSION.values()))

@@ -10,6 +10,7 @@ from vvcjnd.evaluate import (
     write_html_table,
 )
 from vvcjnd.io import write_table
+from vvcjnd.ladder import decoded_png
 from vvcjnd.paths import profile_paths
 from vvcjnd.workflow import logged
 
@@ -22,7 +23,7 @@ with logged(snakemake.log[0]) as logger:
         quality_path=Path(snakemake.input.quality),
         summary_json=lambda image: profile_paths(infer_dir / image)["summary"],
         pristine_png=lambda image: images_dir / f"{image}.png",
-        ladder_png=lambda image, qp: ladder_dir / image / f"qp{qp:02d}.png",
+        ladder_png=lambda image, qp: decoded_png(ladder_dir, image, qp),
         qps=snakemake.params.qps,
         size=snakemake.params.size,
         stride=snakemake.params.stride,
