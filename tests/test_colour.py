@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from vvcjnd.colour import YuvFormat, rgb_to_gray
+from vvcjnd.colour import YuvFormat, _bilinear_2x, rgb_to_gray
 from vvcjnd.errors import VvcjndError
 from vvcjnd.metrics import psnr
 
@@ -56,3 +56,14 @@ def test_odd_size_and_short_file_are_errors():
 def test_rgb_to_gray_uses_matlab_weights():
     pixel = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]]], np.uint8)
     np.testing.assert_allclose(rgb_to_gray(pixel)[0], [0.2989 * 255, 0.5870 * 255, 0.1140 * 255])
+
+
+def test_bilinear_chroma_upsampling_is_centre_sited_linear_interpolation():
+    plane = np.random.default_rng(3).uniform(-0.5, 0.5, (5, 7)).astype(np.float32)
+    upsampled = _bilinear_2x(_bilinear_2x(plane, 0), 1)
+    assert upsampled.shape == (10, 14) and upsampled.dtype == np.float32
+    # Output sample i sits at (i + 0.5) / 2 - 0.5 in input units; edges hold the edge value.
+    rows, cols = (np.clip((np.arange(2 * n) + 0.5) / 2 - 0.5, 0, n - 1) for n in plane.shape)
+    by_row = np.array([np.interp(rows, np.arange(5), column) for column in plane.T]).T
+    expected = np.array([np.interp(cols, np.arange(7), row) for row in by_row])
+    np.testing.assert_allclose(upsampled, expected, atol=1e-6)

@@ -102,18 +102,32 @@ class YuvFormat:
         )
 
     def yuv_to_rgb(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
-        """Integer Y'CbCr 4:2:0 planes -> uint8 RGB (H, W, 3), rounded and clipped to 0..255."""
+        """Integer Y'CbCr 4:2:0 planes -> uint8 RGB (H, W, 3), rounded and clipped to 0..255.
+
+        Computed in float32 on the 0..255 scale (ample for 10-bit samples: its rounding error
+        is about 1e-5 of a level, so only exact ties can round the other way).
+        """
         kr, kb = MATRICES[self.matrix]
         offset, y_span, c_span = self._scales()
         mid = float(1 << (self.bit_depth - 1))
-        luma = (y.astype(np.float64) - offset) / y_span
-        cb_full = self._upsample((cb.astype(np.float64) - mid) / c_span, y.shape)
-        cr_full = self._upsample((cr.astype(np.float64) - mid) / c_span, y.shape)
-        r = luma + 2.0 * (1.0 - kr) * cr_full
-        b = luma + 2.0 * (1.0 - kb) * cb_full
-        g = (luma - kr * r - kb * b) / (1.0 - kr - kb)
-        rgb = np.stack([r, g, b], axis=-1) * 255.0
-        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+        f32 = np.float32
+        luma = (y.astype(f32) - f32(offset)) * f32(255.0 / y_span)
+        cb_full, cr_full = (
+            self._upsample((plane.astype(f32) - f32(mid)) * f32(255.0 / c_span), y.shape)
+            for plane in (cb, cr)
+        )
+        cr_to_r, cb_to_b = 2.0 * (1.0 - kr), 2.0 * (1.0 - kb)
+        kg = 1.0 - kr - kb
+        rgb = np.empty((*y.shape, 3), dtype=f32)
+        np.add(luma, f32(cr_to_r) * cr_full, out=rgb[..., 0])
+        np.subtract(
+            luma, f32(kr * cr_to_r / kg) * cr_full + f32(kb * cb_to_b / kg) * cb_full,
+            out=rgb[..., 1],
+        )
+        np.add(luma, f32(cb_to_b) * cb_full, out=rgb[..., 2])
+        np.rint(rgb, out=rgb)
+        np.clip(rgb, 0, 255, out=rgb)
+        return rgb.astype(np.uint8)
 
     def _quantise(self, plane: np.ndarray) -> np.ndarray:
         return np.clip(np.rint(plane), 0, self.max_value).astype(self.dtype)
@@ -126,9 +140,10 @@ class YuvFormat:
 
     def _upsample(self, plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         if self.chroma_upsample == "nearest":
-            return plane.repeat(2, axis=0).repeat(2, axis=1)[: shape[0], : shape[1]]
-        # Centre-sited bilinear: output sample i sits at (i + 0.5) / 2 - 0.5 in chroma units.
-        return _bilinear_axis(_bilinear_axis(plane, shape[0], 0), shape[1], 1)
+            upsampled = plane.repeat(2, axis=0).repeat(2, axis=1)
+        else:
+            upsampled = _bilinear_2x(_bilinear_2x(plane, 0), 1)
+        return upsampled[: shape[0], : shape[1]]
 
     # -- raw planar files ---------------------------------------------------------------
 
@@ -154,14 +169,16 @@ class YuvFormat:
         return y, cb, cr
 
 
-def _bilinear_axis(plane: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """2x centre-sited linear upsampling of ``plane`` along ``axis`` to ``size`` samples."""
-    n = plane.shape[axis]
-    position = np.clip((np.arange(size) + 0.5) / 2.0 - 0.5, 0, n - 1)
-    low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, n - 1)
-    weight = position - low
-    shape = [1, 1]
-    shape[axis] = size
-    weight = weight.reshape(shape)
-    return np.take(plane, low, axis=axis) * (1 - weight) + np.take(plane, high, axis=axis) * weight
+def _bilinear_2x(plane: np.ndarray, axis: int) -> np.ndarray:
+    """2x centre-sited linear upsampling of ``plane`` along ``axis``, edge samples repeated.
+
+    Output sample 2i sits a quarter step before input sample i and 2i + 1 a quarter step after
+    it, so they are 0.25 x[i-1] + 0.75 x[i] and 0.75 x[i] + 0.25 x[i+1].
+    """
+    x = np.moveaxis(plane, axis, 0)
+    before = np.concatenate([x[:1], x[:-1]])
+    after = np.concatenate([x[1:], x[-1:]])
+    out = np.empty((2 * x.shape[0], *x.shape[1:]), dtype=plane.dtype)
+    out[0::2] = 0.25 * before + 0.75 * x
+    out[1::2] = 0.75 * x + 0.25 * after
+    return np.moveaxis(out, 0, axis)

@@ -13,10 +13,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vvcjnd.errors import VvcjndError
+
+if TYPE_CHECKING:  # pandas is imported by the table functions only: the ladder jobs skip it
+    import pandas as pd
 
 
 def _current_umask() -> int:
@@ -73,6 +75,8 @@ TEXT_COLUMNS = {"image_id": str, "subject_id": str}
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a tab-separated table written by :func:`write_table` (ids stay text: "007")."""
+    import pandas as pd
+
     try:
         return pd.read_csv(
             path, sep="\t", dtype=TEXT_COLUMNS, keep_default_na=False, na_values=[""]

@@ -165,8 +165,11 @@ def _ladder_point(
 def _psnr_y(
     source: np.ndarray, source_depth: int, decoded: np.ndarray, decoded_depth: int
 ) -> float:
-    """PSNR of the coded luma plane, both planes scaled to 0..255 (8-bit units)."""
-    return psnr(source / 2.0 ** (source_depth - 8), decoded / 2.0 ** (decoded_depth - 8))
+    """PSNR of the coded luma plane in 8-bit units (peak 255 at 8 bits, 1020 at 10 bits)."""
+    depth = max(source_depth, decoded_depth)
+    source = source.astype(np.int32) << (depth - source_depth)
+    decoded = decoded.astype(np.int32) << (depth - decoded_depth)
+    return psnr(source, decoded, peak=255.0 * (1 << (depth - 8)))
 
 
 def _reusable(record_file: Path, key: str, bitstream: Path, png: Path) -> dict | None:
