@@ -121,7 +121,8 @@ class YuvFormat:
         rgb = np.empty((*y.shape, 3), dtype=f32)
         np.add(luma, f32(cr_to_r) * cr_full, out=rgb[..., 0])
         np.subtract(
-            luma, f32(kr * cr_to_r / kg) * cr_full + f32(kb * cb_to_b / kg) * cb_full,
+            luma,
+            f32(kr * cr_to_r / kg) * cr_full + f32(kb * cb_to_b / kg) * cb_full,
             out=rgb[..., 1],
         )
         np.add(luma, f32(cb_to_b) * cb_full, out=rgb[..., 2])
