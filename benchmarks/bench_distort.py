@@ -10,7 +10,7 @@ Snakemake, and prints
 peak memory (max RSS, from Snakemake's benchmark files) of any ladder job, also for one
 1920x1080 image (target <= 1 GB).
 
-    python benchmarks/bench_distort.py [--repeats 1] [--qp-step 1] [--images 7]
+    python benchmarks/bench_distort.py [--repeats 1] [--qp-step 1] [--images 7] [--summary PATH]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from summary import Row, add_summary_argument, write_summary
 
 from vvcjnd.colour import YuvFormat
 from vvcjnd.images import read_png
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--qp-step", type=int, default=1)
     parser.add_argument("--images", type=int, default=7, help="first N default images")
+    add_summary_argument(parser)
     args = parser.parse_args()
     defaults = yaml.safe_load((REPO / "config.yaml").read_text())
     overrides = {
@@ -139,6 +141,13 @@ def main() -> None:
     print(f"overhead ratio (stage / (bare / 2))      {statistics.median(ratios):8.3f}     <= 1.15")
     print(f"peak memory of a ladder job, default MB  {peak_default:8.0f}")
     print(f"peak memory of a ladder job, 1080p MB    {peak_hd:8.0f}     <= 1024")
+    n_qps = len(range(13, 52, args.qp_step))
+    write_summary(args.summary, [
+        Row("distort", f"stage wall time, {args.images} image(s) x {n_qps} QPs",
+            statistics.median(stage_s), "s", "ratio <= 1.15", "bare encoder commands / 2",
+            statistics.median(ratios)),
+        Row("distort", "peak memory of a 1080p ladder job", peak_hd, "MB", "<= 1024 MB"),
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":

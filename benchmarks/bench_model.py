@@ -8,6 +8,7 @@ other processes hits both alike.
 
     python benchmarks/bench_model.py                 # paper width 32, 2 threads
     python benchmarks/bench_model.py --width 8 --threads 1
+    python benchmarks/bench_model.py --summary PATH  # also write the headline figures as JSON
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import statistics
 import time
 
 import torch
+from summary import Row, add_summary_argument, write_summary
 from torch.nn.utils import parametrize
 
 from vvcjnd.costs import macs_per_patch as model_macs
@@ -53,13 +55,17 @@ def paired(fn, matmul, device, repeats: int) -> tuple[float, float]:
     return statistics.median(seconds), statistics.median(rates)
 
 
-def report(label: str, patches: int, seconds: float, flops_per_patch: float, matmul_rate: float):
+def report(
+    label: str, patches: int, seconds: float, flops_per_patch: float, matmul_rate: float
+) -> tuple[float, float]:
+    """Print one line; return (patches/s, achieved FLOP/s / matmul FLOP/s)."""
     rate = patches * flops_per_patch / seconds
     print(
         f"{label:<52} {patches / seconds:9.1f} patch/s {rate / 1e9:8.1f} GFLOP/s "
         f"{100 * rate / matmul_rate:5.1f}% of matmul ({matmul_rate / 1e9:.0f} GFLOP/s)"
         f"  1080p image {PATCHES_PER_1080P / (patches / seconds):6.2f} s"
     )
+    return patches / seconds, rate / matmul_rate
 
 
 def forward(context, net, inputs) -> None:
@@ -90,6 +96,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--train-batch", type=int, default=20)
     parser.add_argument("--device", default="cpu")
+    add_summary_argument(parser)
     args = parser.parse_args()
 
     device = torch.device(args.device)
@@ -121,13 +128,14 @@ def main() -> None:
         torch.nn.functional.l1_loss(model(x), target).backward()
         optimizer.step()
 
+    figures = {}  # label -> (patches/s, share of matmul FLOP/s)
     model.train()
     for layout in (torch.contiguous_format, torch.channels_last):
         model.to(memory_format=layout)
         x = x.contiguous(memory_format=layout)
         seconds, rate = paired(train_step, matmul, device, args.repeats)
         label = f"train step, batch {args.train_batch}, {str(layout).split('.')[-1]}"
-        report(label, args.train_batch, seconds, 3 * flops, rate)
+        figures[label] = report(label, args.train_batch, seconds, 3 * flops, rate)
     model.to(memory_format=torch.contiguous_format)
 
     model.eval()
@@ -149,7 +157,20 @@ def main() -> None:
             seconds, rate = paired(
                 functools.partial(forward, context, net, inputs), matmul, device, args.repeats
             )
-            report(f"infer batch {batch:3d}: {label}", batch, seconds, flops, rate)
+            label = f"infer batch {batch:3d}: {label}"
+            figures[label] = report(label, batch, seconds, flops, rate)
+
+    # headline: the layouts that vvcjnd.train and vvcjnd.infer use
+    batch = max(args.batches)
+    train = figures[f"train step, batch {args.train_batch}, channels_last"]
+    infer = figures[f"infer batch {batch:3d}: folded, channels_last"]
+    size = f"width {args.width}, {args.threads} threads"
+    write_summary(args.summary, [
+        Row("model", f"training, {size}, batch {args.train_batch}", train[0], "patch/s",
+            baseline="float32 matmul FLOP/s", ratio=train[1]),
+        Row("model", f"inference, {size}, batch {batch}", infer[0], "patch/s",
+            baseline="float32 matmul FLOP/s", ratio=infer[1]),
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":

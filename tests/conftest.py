@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,3 +46,28 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def cannot_run(what: str, reason: str) -> None:
+    """Skip with the reason, or fail under CI=true, where every such test must run."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} cannot run (CI=true forbids skipping): {reason}")
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def small_filesystem(folder: Path, size_kb: int, read_only: bool = False) -> Iterator[Path]:
+    """Mount a ``size_kb`` tmpfs (optionally read-only) on ``folder``: a full or read-only
+    output folder that stops root too (permission bits do not). Needs mount rights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size_kb}k" + (",ro" if read_only else "")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        cannot_run("a small tmpfs output folder", f"mount failed: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)

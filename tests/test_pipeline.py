@@ -1,10 +1,10 @@
 """The whole workflow end to end on a small config: report, determinism, and recovery from kills.
 
 One clean run is the reference. A second run is killed with SIGKILL (Snakemake and all
-its jobs) twice, mid-encode and mid-training, and resumed with the README's recovery
-commands (`snakemake --unlock`, then the run command);
-its dataset checksums must equal the clean run's, and training must resume from its
-last per-epoch checkpoint.
+its jobs) three times, mid-encode, mid-label stage and mid-training, and resumed with the
+README's recovery commands (`snakemake --unlock`, then the run command); its dataset
+checksums must equal the clean run's, training must resume from its last per-epoch
+checkpoint, and no temporary file of the killed jobs may remain.
 """
 
 from __future__ import annotations
@@ -109,11 +109,16 @@ def test_killed_run_resumes_to_identical_dataset(clean_run, small_config, tmp_pa
     ladder = workdir / "results/ladder/vvenc"
     _kill_when(workdir, small_config, lambda: len(list(ladder.glob("*/qp*.png"))) >= 3)
     assert not (workdir / "results/quality/vvenc.tsv").exists()
+    label_log = workdir / "results/logs/labels/jnd.log"  # written once the job's imports are done
+    _kill_when(workdir, small_config, label_log.exists)
+    assert not (workdir / "results/labels/jnd.tsv").exists()
     state = workdir / "results/train/state"
     _kill_when(workdir, small_config, lambda: len(list(state.glob("*.pt"))) > 0)
     assert not (workdir / "results/train/checkpoint_best.pt").exists()
     _run(workdir, small_config)
     assert "resuming" in (workdir / "results/logs/train/train.log").read_text()
+    temporary = (".tmp", ".part", ".decoded.yuv", "source.yuv")
+    assert not [p for p in (workdir / "results").rglob("*") if p.name.endswith(temporary)]
     clean = (clean_run / "results/checksums.sha256").read_text()
     assert (workdir / "results/checksums.sha256").read_text() == clean
     clean_log = (clean_run / "results/train/log.csv").read_text().splitlines()

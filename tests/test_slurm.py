@@ -21,6 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .conftest import cannot_run
+
+SLURM_TEST = "SLURM cluster test"
+
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER_SCRIPT = REPO / "tests" / "slurm" / "run_cluster.sh"
 TEST_PROFILE_OVERRIDES = REPO / "tests" / "slurm" / "profile" / "config.yaml"
@@ -125,13 +129,6 @@ def test_deep_merge_keeps_sibling_keys():
 # --- the cluster --------------------------------------------------------------------------
 
 
-def cluster_unavailable(reason: str) -> None:
-    """Skip with the reason, or fail under CI=true, where the cluster test must run."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"SLURM cluster test cannot run (CI=true forbids skipping): {reason}")
-    pytest.skip(reason)
-
-
 def cluster_is_up() -> bool:
     if shutil.which("sinfo") is None:
         return False
@@ -145,16 +142,16 @@ def cluster_is_up() -> bool:
 def slurm_cluster():
     """A running one-node cluster; started (and stopped afterwards) unless already up."""
     if os.geteuid() != 0:
-        cluster_unavailable("needs root to install and start SLURM (tests/slurm/run_cluster.sh)")
+        cannot_run(SLURM_TEST, "needs root to install and start SLURM (tests/slurm/run_cluster.sh)")
     if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
-        cluster_unavailable("SLURM is not installed and there is no apt-get to install it")
+        cannot_run(SLURM_TEST, "SLURM is not installed and there is no apt-get to install it")
     started_here = not cluster_is_up()
     if started_here:
         start = subprocess.run(
             ["bash", str(CLUSTER_SCRIPT), "start"], capture_output=True, text=True, timeout=900
         )
         if start.returncode != 0:
-            cluster_unavailable(f"run_cluster.sh start failed:\n{start.stderr[-3000:]}")
+            cannot_run(SLURM_TEST, f"run_cluster.sh start failed:\n{start.stderr[-3000:]}")
     yield
     if started_here:
         subprocess.run(["bash", str(CLUSTER_SCRIPT), "stop"], check=True, timeout=120)

@@ -11,7 +11,7 @@ import skimage.data
 import yaml
 from PIL import Image
 
-from .conftest import REPO
+from .conftest import REPO, small_filesystem
 
 
 def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -85,3 +85,29 @@ def test_paper_config_plans_once_vtm_paths_exist(tmp_path):
         "--config", "encode={'encoder': 'vtm', 'vtm': {'encoder': '/no/EncoderApp'}}",
     )  # fmt: skip
     assert missing.returncode != 0 and "encode.vtm.encoder" in missing.stdout + missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("read_only", "message"),
+    [
+        (False, r"cannot write \S*results/sources/images/\w+\.png: No space left on device"),
+        (True, r"results/sources\.\s+OSError: \[Errno 30\] Read-only file system"),
+    ],
+)
+def test_full_or_read_only_results_folder_fails_clearly_leaving_nothing(
+    tmp_path, read_only, message
+):
+    # 1 MB holds two or three of the seven canonical PNGs: the source job fails part-way.
+    with small_filesystem(tmp_path / "results", size_kb=1024, read_only=read_only) as results:
+        result = snakemake(
+            "results/sources/manifest.tsv", "--cores", "2", "--directory", str(tmp_path)
+        )
+        assert result.returncode != 0
+        assert re.search(message, result.stdout + result.stderr), result.stderr[-3000:]
+        # Snakemake removed the failed job's outputs; our atomic writes left no temporaries.
+        left = {path.relative_to(results).as_posix() for path in results.rglob("*")}
+        assert not {name for name in left if name.startswith("sources/")} - {
+            "sources",
+            "sources/images",
+        }
+        assert not [name for name in left if name.endswith(".tmp")]

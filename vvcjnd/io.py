@@ -7,6 +7,8 @@ interrupted job never leaves a half-written file under its final name.
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import hashlib
 import json
 import os
@@ -30,23 +32,59 @@ def _current_umask() -> int:
 _FILE_MODE = 0o666 & ~_current_umask()
 
 
+# Errors of writing the temporary file that mean "this folder cannot take it" (full, over
+# quota, read-only, file too large) rather than a fault of the writer or of its input.
+_NO_ROOM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched. A full,
+    read-only or forbidden folder raises :class:`VvcjndError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, _FILE_MODE)  # mkstemp creates 0600; give the usual 0644
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM_ERRNOS:
+            raise
+        raise _cannot_write(path, exc) from exc
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _cannot_write(path: Path, exc: OSError) -> VvcjndError:
+    return VvcjndError(f"cannot write {path}: {exc.strerror or exc} (errno {exc.errno})")
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> int:
+    """Delete what killed atomic writes left behind: the ``.<name>.*.tmp`` files beside the file
+    ``path``, or every ``.*.tmp`` file in the folder ``path``. Returns how many were removed.
+
+    Only for paths that one job owns (its outputs, its private folders): a running writer's
+    temporary file looks the same as a stale one.
+    """
+    path = Path(path)
+    if path.is_dir():
+        stale = path.glob(".*.tmp")
+    else:
+        stale = path.parent.glob(f".{glob.escape(path.name)}.*.tmp")
+    removed = 0
+    for leftover in stale:
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -21,7 +21,7 @@ from vvcjnd.colour import YuvFormat
 from vvcjnd.encoders import Codec, Frame
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import png_bytes, read_png
-from vvcjnd.io import sha256_file, write_bytes, write_json
+from vvcjnd.io import remove_stale_temporaries, sha256_file, write_bytes, write_json
 from vvcjnd.metrics import psnr
 from vvcjnd.runner import run_tool
 
@@ -51,6 +51,7 @@ def run_ladder(
     rgb = read_png(pristine_png)
     height, width = rgb.shape[:2]
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)  # of a killed run; its finished QPs are kept
     planes = yuv.rgb_to_yuv(rgb)
     source_yuv = out_dir / "source.yuv"
     write_bytes(source_yuv, yuv.to_bytes(*planes))

@@ -28,7 +28,7 @@ from tqdm import tqdm
 import vvcjnd
 from vvcjnd.dataset import PatchPairDataset
 from vvcjnd.errors import VvcjndError
-from vvcjnd.io import atomic_path, sha256_file, write_text
+from vvcjnd.io import atomic_path, remove_stale_temporaries, sha256_file, write_text
 from vvcjnd.model import StructuralVisibilityNet, build_model, count_parameters
 
 LOGGER = logging.getLogger("vvcjnd.train")
@@ -408,6 +408,8 @@ def train(
     cfg, seed = config["train"], config["seed"] + SEED_OFFSET
     out_dir = Path(out_dir)
     state_dir = out_dir if state_dir is None else Path(state_dir)
+    if state_dir.is_dir():
+        remove_stale_temporaries(state_dir)  # of a killed run; its finished epochs are kept
     train_set = PatchPairDataset(patches_dir, "train", flip=cfg["flip"], seed=seed)
     val_set = PatchPairDataset(patches_dir, "val")
     if len(train_set) == 0 or len(val_set) == 0:

@@ -1,17 +1,23 @@
-"""Helpers for the thin rule scripts: logging into the rule's log file."""
+"""Helpers for the thin rule scripts: logging into the rule's log file, tidying after kills."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from vvcjnd.io import remove_stale_temporaries
 
 
 @contextlib.contextmanager
-def logged(log_path: str | Path) -> Iterator[logging.Logger]:
-    """Send the `vvcjnd` logger to ``log_path``; record any exception there before re-raising."""
+def logged(log_path: str | Path, outputs: Iterable[str] = ()) -> Iterator[logging.Logger]:
+    """Send the `vvcjnd` logger to ``log_path``; record any exception there before re-raising.
+
+    First removes the temporary files that a killed earlier run of the job left beside its
+    ``outputs`` (Snakemake removes the incomplete outputs themselves, not these).
+    """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_path, mode="a", encoding="utf-8")
@@ -20,6 +26,9 @@ def logged(log_path: str | Path) -> Iterator[logging.Logger]:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
+        removed = sum(remove_stale_temporaries(output) for output in outputs)
+        if removed:
+            logger.info("removed %d temporary files left by an interrupted run", removed)
         yield logger
     except BaseException:
         logger.error("failed:\n%s", traceback.format_exc())

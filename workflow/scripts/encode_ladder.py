@@ -7,7 +7,7 @@ from vvcjnd.encoders import codec_from_config
 from vvcjnd.ladder import run_ladder
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake.log[0], snakemake.output):
     record = Path(snakemake.output.record)
     run_ladder(
         pristine_png=Path(snakemake.input.image),

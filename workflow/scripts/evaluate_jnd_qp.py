@@ -14,7 +14,7 @@ from vvcjnd.ladder import decoded_png
 from vvcjnd.paths import profile_paths
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]) as logger:
+with logged(snakemake.log[0], snakemake.output) as logger:
     infer_dir, images_dir = Path(snakemake.params.infer_dir), Path(snakemake.params.images_dir)
     ladder_dir = Path(snakemake.params.ladder_dir)
     table, summary, threshold = evaluate_jnd_qp(

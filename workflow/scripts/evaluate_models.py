@@ -14,7 +14,7 @@ from vvcjnd.io import write_table
 from vvcjnd.paths import profile_paths
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]) as logger:
+with logged(snakemake.log[0], snakemake.output) as logger:
     infer_dir, images_dir = Path(snakemake.params.infer_dir), Path(snakemake.params.images_dir)
     settings = snakemake.params.settings
     own, equal = evaluate_models(

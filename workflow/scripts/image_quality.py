@@ -4,7 +4,7 @@ from vvcjnd.io import write_table
 from vvcjnd.quality import image_quality
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake.log[0], snakemake.output):
     table = image_quality(
         snakemake.input.record,
         session=snakemake.params.session,

@@ -7,7 +7,7 @@ from vvcjnd.infer import plot_gallery
 from vvcjnd.paths import profile_paths
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake.log[0], snakemake.output):
     infer_dir, images_dir = Path(snakemake.params.infer_dir), Path(snakemake.params.images_dir)
     rows = [
         (

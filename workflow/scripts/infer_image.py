@@ -8,7 +8,7 @@ import torch
 from vvcjnd.infer import InferSettings, infer_image_file, load_inference_model
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]) as logger:
+with logged(snakemake.log[0], snakemake.output) as logger:
     torch.set_num_threads(snakemake.threads)
     settings = replace(
         InferSettings.from_config(snakemake.params.infer), patch_size=snakemake.params.patch_size

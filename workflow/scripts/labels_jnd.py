@@ -1,15 +1,15 @@
 """Ingest the raw samples, screen observers, derive JND QPs and SUR curves."""
 # ruff: noqa: F821  (snakemake is injected by the script directive)
 
-import logging
 from pathlib import Path
 
 from vvcjnd.labels.stage import build_labels
+from vvcjnd.workflow import logged
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
-build_labels(
-    snakemake.config,
-    snakemake.input.manifest,
-    dict(snakemake.output.items()),
-    simulated_dir=Path(snakemake.input.raw[0]).parent,
-)
+with logged(snakemake.log[0], snakemake.output):
+    build_labels(
+        snakemake.config,
+        snakemake.input.manifest,
+        dict(snakemake.output.items()),
+        simulated_dir=Path(snakemake.input.raw[0]).parent,
+    )

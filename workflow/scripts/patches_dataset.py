@@ -5,7 +5,7 @@ from pathlib import Path
 from vvcjnd.patches import build_patch_dataset
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake.log[0], snakemake.output):
     build_patch_dataset(
         manifest_path=Path(snakemake.input.manifest),
         labels_path=Path(snakemake.input.labels),

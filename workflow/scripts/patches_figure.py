@@ -5,7 +5,7 @@ from pathlib import Path
 from vvcjnd.patches import plot_sample_pairs
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake.log[0], snakemake.output):
     plot_sample_pairs(
         patch_dir=Path(snakemake.input.index).parent,
         path=Path(snakemake.output.figure),

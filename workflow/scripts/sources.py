@@ -5,7 +5,7 @@ from pathlib import Path
 from vvcjnd.sources import discover, prepare_sources
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake.log[0], snakemake.output):
     sources = snakemake.params.sources
     images = discover(sources)
     image_dir = Path(snakemake.output.images[0]).parent

@@ -7,7 +7,7 @@ import torch
 from vvcjnd.train import train
 from vvcjnd.workflow import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake.log[0], snakemake.output):
     torch.set_num_threads(snakemake.threads)
     train(
         config=snakemake.config,
