@@ -24,10 +24,10 @@ from skimage.transform import resize
 from summary import Row, add_summary_argument, write_summary
 
 from vvcjnd.colour import luma_uint8
-from vvcjnd.costs import macs_per_patch
-from vvcjnd.infer import InferSettings, infer_luma
-from vvcjnd.model import StructuralVisibilityNet, fuse_for_inference
-from vvcjnd.patches import grid_positions
+from vvcjnd.infer.profile import InferSettings, infer_luma
+from vvcjnd.model.costs import macs_per_patch
+from vvcjnd.model.network import StructuralVisibilityNet, fuse_for_inference
+from vvcjnd.patches.grid import grid_positions
 
 PAPER_WIDTH, PAPER_DEPTH = 32, 5
 

@@ -23,8 +23,8 @@ import torch
 from summary import Row, add_summary_argument, write_summary
 from torch.nn.utils import parametrize
 
-from vvcjnd.costs import macs_per_patch as model_macs
-from vvcjnd.model import StructuralVisibilityNet, count_parameters, fuse_for_inference
+from vvcjnd.model.costs import macs_per_patch as model_macs
+from vvcjnd.model.network import StructuralVisibilityNet, count_parameters, fuse_for_inference
 
 PATCHES_PER_1080P = 798
 MATMUL_SIDE = 2048
@@ -160,7 +160,7 @@ def main() -> None:
             label = f"infer batch {batch:3d}: {label}"
             figures[label] = report(label, batch, seconds, flops, rate)
 
-    # headline: the layouts that vvcjnd.train and vvcjnd.infer use
+    # headline: the layouts that vvcjnd.model.training and vvcjnd.infer use
     batch = max(args.batches)
     train = figures[f"train step, batch {args.train_batch}, channels_last"]
     infer = figures[f"infer batch {batch:3d}: folded, channels_last"]

@@ -30,12 +30,8 @@ from summary import Row, add_summary_argument, write_summary
 
 from vvcjnd.colour import luma_uint8
 from vvcjnd.io import write_table
-from vvcjnd.patches import (
-    extract_patches,
-    grid_positions,
-    image_pairs,
-    patch_statistics,
-)
+from vvcjnd.patches.build import image_pairs
+from vvcjnd.patches.grid import extract_patches, grid_positions, patch_statistics
 
 WIDTH, HEIGHT, SIZE = 1920, 1080, 64
 PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field", "ihc"]
@@ -163,7 +159,7 @@ def make_paper_scale(root: Path, n_images: int) -> None:
 BUILD = """
 import resource, sys
 from pathlib import Path
-from vvcjnd.patches import build_patch_dataset
+from vvcjnd.patches.build import build_patch_dataset
 root = Path(sys.argv[1])
 summary = build_patch_dataset(root / "manifest.tsv", root / "jnd.tsv", root / "images",
                               root / "ladder", root / "out", {settings!r}, seed=2021, workers=2)

@@ -6,7 +6,7 @@ import skimage.data
 
 from vvcjnd.colour import YuvFormat, _bilinear_2x, rgb_to_gray
 from vvcjnd.errors import VvcjndError
-from vvcjnd.metrics import psnr
+from vvcjnd.psnr import psnr
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from vvcjnd.dataset import PatchPairDataset
 from vvcjnd.errors import VvcjndError
+from vvcjnd.patches.dataset import PatchPairDataset
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from vvcjnd.colour import YuvFormat
-from vvcjnd.encoders import FfmpegVvenc, Frame, Vtm, VvencApp, codec_from_config
+from vvcjnd.distort.codecs import FfmpegVvenc, Frame, Vtm, VvencApp, codec_from_config
+from vvcjnd.distort.ladder import run_ladder
 from vvcjnd.errors import VvcjndError
-from vvcjnd.ladder import run_ladder
 
 FRAME = Frame(Path("in.yuv"), 64, 48, 8, 37, Path("out.bin"), Path("dec.yuv"))
 

@@ -96,16 +96,18 @@ def imported_modules(path: Path) -> set[str]:
 @cache
 def third_party_imports(path: Path) -> frozenset[str]:
     """Top-level third-party modules a file needs, following imports into vvcjnd."""
-    needed = set()
-    for name in imported_modules(path):
-        top = name.split(".")[0]
-        if top == "vvcjnd":
-            module = REPO.joinpath(*name.split("."))
-            for candidate in (module.with_suffix(".py"), module / "__init__.py"):
-                if candidate.is_file():
-                    needed |= third_party_imports(candidate)
-        elif top not in sys.stdlib_module_names and top != "__future__":
-            needed.add(top)
+    needed, seen, pending = set(), {path}, [path]
+    while pending:
+        for name in imported_modules(pending.pop()):
+            top = name.split(".")[0]
+            if top == "vvcjnd":
+                module = REPO.joinpath(*name.split("."))
+                for candidate in (module.with_suffix(".py"), module / "__init__.py"):
+                    if candidate.is_file() and candidate not in seen:
+                        seen.add(candidate)
+                        pending.append(candidate)
+            elif top not in sys.stdlib_module_names and top != "__future__":
+                needed.add(top)
     return frozenset(needed)
 
 

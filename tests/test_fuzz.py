@@ -20,7 +20,7 @@ from PIL import Image
 from vvcjnd.errors import VvcjndError
 from vvcjnd.labels.ingest import read_tidy_samples
 from vvcjnd.labels.matfile import read_mat_arrays, write_mat
-from vvcjnd.sources import load_rgb
+from vvcjnd.sources.prepare import load_rgb
 
 FUZZ = settings(
     max_examples=int(os.environ.get("VVCJND_FUZZ_EXAMPLES", "80")),

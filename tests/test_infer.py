@@ -7,11 +7,12 @@ import pytest
 import torch
 from skimage import data
 
-from vvcjnd import infer
-from vvcjnd.baselines import luminance_adaptation
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png, write_png
-from vvcjnd.patches import extract_patches, grid_positions
+from vvcjnd.infer import profile as infer
+from vvcjnd.infer.figures import plot_gallery
+from vvcjnd.jndmath import luminance_adaptation
+from vvcjnd.patches.grid import extract_patches, grid_positions
 from vvcjnd.paths import profile_paths
 
 
@@ -131,8 +132,8 @@ def test_gallery_figure(tmp_path):
     paths = profile_paths(tmp_path / "cam")
     infer.write_profile(profile, paths, settings, {"image_id": "cam"})
     rows = [("cam", tmp_path / "cam.png", paths["jnd_png"], paths["map_npy"])] * 2
-    infer.plot_gallery(rows, settings.map_max, tmp_path / "gallery.png")
+    plot_gallery(rows, settings.map_max, tmp_path / "gallery.png")
     figure = read_png(tmp_path / "gallery.png")
     assert figure.shape[0] > figure.shape[1] / 3  # two rows of three panels
     with pytest.raises(VvcjndError, match="at least one image"):
-        infer.plot_gallery([], 24.0, tmp_path / "empty.png")
+        plot_gallery([], 24.0, tmp_path / "empty.png")

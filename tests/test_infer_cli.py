@@ -11,8 +11,8 @@ from skimage import data
 
 from vvcjnd.config import load_config
 from vvcjnd.images import read_png, write_png
-from vvcjnd.model import build_model
-from vvcjnd.train import checkpoint_state, save_checkpoint
+from vvcjnd.model.checkpoint import checkpoint_state, save_checkpoint
+from vvcjnd.model.network import build_model
 
 
 def tiny_checkpoint(path):

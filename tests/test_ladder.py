@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from vvcjnd.colour import YuvFormat
-from vvcjnd.encoders import FfmpegVvenc
+from vvcjnd.distort.codecs import FfmpegVvenc
+from vvcjnd.distort.ladder import run_ladder
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png, write_png
-from vvcjnd.ladder import run_ladder
 
 QPS = [22, 32, 42]
 
@@ -83,3 +83,22 @@ def test_encoder_timeout_kills_and_reports(tmp_path, astronaut_small):
     with pytest.raises(VvcjndError, match="timed out"):
         run_ladder(tmp_path / "img.png", tmp_path / "img", tmp_path / "img.json",
                    FfmpegVvenc(None, "slower", []), YuvFormat(), [13], timeout_s=0.05)  # fmt: skip
+
+
+def test_quality_table_ssim_is_on_the_luma_the_model_sees(tmp_path):
+    import skimage.data
+
+    from vvcjnd.colour import luma_uint8
+    from vvcjnd.quality import metrics
+    from vvcjnd.quality.table import image_quality
+
+    write_png(tmp_path / "img.png", skimage.data.astronaut()[:192, :192])
+    record = run_ladder(
+        tmp_path / "img.png", tmp_path / "img", tmp_path / "img.json",
+        FfmpegVvenc(None, "faster", []), YuvFormat(), [37], workers=1, log=tmp_path / "log",
+    )  # fmt: skip
+    table = image_quality(tmp_path / "img.json", session=1, use_vmaf=False)
+    pristine = luma_uint8(read_png(tmp_path / "img.png"))
+    decoded = luma_uint8(read_png(tmp_path / "img" / record["points"][0]["decoded_png"]))
+    assert table.loc[0, "ssim_y"] == metrics.ssim(pristine, decoded)
+    assert table.loc[0, "ms_ssim"] == metrics.ms_ssim(pristine, decoded)

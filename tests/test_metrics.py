@@ -5,10 +5,11 @@ import pytest
 import skimage.data
 from skimage.metrics import structural_similarity
 
-from vvcjnd import metrics
 from vvcjnd.colour import rgb_to_gray
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import write_png
+from vvcjnd.psnr import psnr
+from vvcjnd.quality import metrics
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +21,8 @@ def pair():
 
 def test_psnr_known_value():
     a = np.zeros((8, 8))
-    assert metrics.psnr(a, a + 1) == pytest.approx(20 * np.log10(255))
-    assert metrics.psnr(a, a) == float("inf")
+    assert psnr(a, a + 1) == pytest.approx(20 * np.log10(255))
+    assert psnr(a, a) == float("inf")
 
 
 def test_ssim_matches_scikit_image(pair):
@@ -45,7 +46,7 @@ def test_ms_ssim_is_one_for_equal_images_and_falls_with_noise(pair):
 
 def test_shape_mismatch_is_an_error(pair):
     with pytest.raises(VvcjndError, match="shape"):
-        metrics.psnr(pair[0], pair[0][:10])
+        psnr(pair[0], pair[0][:10])
 
 
 def test_vmaf_by_libvmaf(tmp_path):

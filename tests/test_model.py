@@ -7,9 +7,9 @@ import torch
 from torch.nn.utils import parametrize
 from torch.utils.flop_counter import FlopCounterMode
 
-from vvcjnd.costs import macs_per_patch
 from vvcjnd.errors import VvcjndError
-from vvcjnd.model import (
+from vvcjnd.model.costs import macs_per_patch
+from vvcjnd.model.network import (
     StructuralVisibilityNet,
     build_model,
     count_parameters,

@@ -14,25 +14,24 @@ from skimage import data
 
 from vvcjnd.colour import luma_uint8, rgb_to_gray
 from vvcjnd.config import load_config
-from vvcjnd.dataset import PatchPairDataset
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png, write_png
 from vvcjnd.io import read_table, write_table
-from vvcjnd.patches import (
+from vvcjnd.patches.build import build_patch_dataset, image_pairs
+from vvcjnd.patches.dataset import PatchPairDataset
+from vvcjnd.patches.figures import plot_sample_pairs
+from vvcjnd.patches.grid import (
     FLAT_EPSILON,
-    assign_splits,
-    build_patch_dataset,
     compose,
     decompose,
     extract_patches,
     from_unit_range,
     grid_positions,
     grid_shape,
-    image_pairs,
     patch_statistics,
-    plot_sample_pairs,
     to_unit_range,
 )
+from vvcjnd.patches.split import assign_splits
 
 DEFAULT_SPLIT = {"ratios": {"train": 0.6, "val": 0.15, "test": 0.25}, "lists": None}
 SETTINGS = {

@@ -8,7 +8,7 @@ from PIL import Image
 
 from vvcjnd.errors import VvcjndError
 from vvcjnd.io import read_table
-from vvcjnd.sources import canonicalise, discover, load_rgb, prepare_sources
+from vvcjnd.sources.prepare import canonicalise, discover, load_rgb, prepare_sources
 
 
 def _sources(**overrides):

@@ -11,22 +11,20 @@ import scipy.ndimage
 import skimage.data
 import torch
 
-from vvcjnd.costs import training_runtime_minutes
-from vvcjnd.dataset import PatchPairDataset
 from vvcjnd.errors import VvcjndError
-from vvcjnd.train import (
+from vvcjnd.model.checkpoint import load_model, read_checkpoint, save_checkpoint
+from vvcjnd.model.costs import training_runtime_minutes
+from vvcjnd.model.training import (
     BEST,
     LAST,
     LOG_COLUMNS,
     epoch_order,
     fit,
-    load_model,
     lr_factor,
-    read_checkpoint,
-    save_checkpoint,
     select_device,
     train,
 )
+from vvcjnd.patches.dataset import PatchPairDataset
 
 SIDE = 32  # small patches keep the tests fast; the network takes any side divisible by 4
 

@@ -11,7 +11,7 @@ from vvcjnd.errors import VvcjndError
 
 def _check_config(args: argparse.Namespace) -> None:
     from vvcjnd.config import load_config
-    from vvcjnd.encoders import codec_from_config
+    from vvcjnd.distort.codecs import codec_from_config
 
     config = load_config(args.config)
     codec_from_config(config["encode"]).check()
@@ -27,16 +27,17 @@ def _ladder(args: argparse.Namespace) -> None:
 
     from vvcjnd.colour import YuvFormat
     from vvcjnd.config import load_config, qp_ladder
-    from vvcjnd.encoders import codec_from_config
-    from vvcjnd.ladder import run_ladder
+    from vvcjnd.distort.codecs import codec_from_config
+    from vvcjnd.distort.ladder import run_ladder
+    from vvcjnd.paths import ladder_points_dir, ladder_record
 
     config = load_config(args.config)
     qps = args.qp or qp_ladder(config)
-    out_dir = args.output / args.image.stem
+    record_path = ladder_record(args.output, args.image.stem)
     record = run_ladder(
         args.image,
-        out_dir,
-        out_dir.with_suffix(".json"),
+        ladder_points_dir(record_path),
+        record_path,
         codec_from_config(config["encode"]),
         YuvFormat.from_config(config["colour"]),
         qps,
@@ -85,9 +86,81 @@ def _add_ladder(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _commands() -> dict:
-    from vvcjnd.infer import add_infer_arguments, run_infer
+def _add_infer(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``python -m vvcjnd infer --checkpoint C IMAGE... -o DIR``."""
+    from vvcjnd.infer.profile import SIGN_POLICIES, WINDOWS, InferSettings
 
+    defaults = InferSettings()
+    parser.add_argument("images", nargs="+", type=Path, help="8-bit RGB or gray PNG images")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="trained model (.pt)")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="output folder")
+    parser.add_argument("--f-c", type=float, default=defaults.f_c, help="contrast factor f_C")
+    parser.add_argument("--sign", choices=SIGN_POLICIES, default=defaults.sign)
+    parser.add_argument("--stride", type=int, default=defaults.stride, help="patch grid stride")
+    parser.add_argument("--window", choices=WINDOWS, default=defaults.window)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--map-max", type=float, default=defaults.map_max)
+    parser.add_argument("--patch-size", type=int, default=defaults.patch_size)
+    parser.add_argument("--seed", type=int, default=2021, help="seed of the random sign")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def _infer(args: argparse.Namespace) -> None:
+    """Write <stem>_jnd.png, _jnd_map.npy/.png, _residual.npy, _summary.json per image."""
+    import torch
+
+    from vvcjnd.infer.profile import InferSettings, infer_image_file, load_inference_model
+    from vvcjnd.paths import profile_paths
+
+    settings = InferSettings(
+        f_c=args.f_c,
+        sign=args.sign,
+        stride=args.stride,
+        window=args.window,
+        batch_size=args.batch_size,
+        map_max=args.map_max,
+        patch_size=args.patch_size,
+    )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_inference_model(args.checkpoint)
+    for image_path in args.images:
+        paths = profile_paths(args.output, f"{image_path.stem}_")
+        summary = infer_image_file(
+            model, image_path, paths, settings, args.seed, image_path.stem, args.checkpoint
+        )
+        print(f"{image_path}: PSNR {summary['psnr_db']:.2f} dB -> {paths['jnd_png']}")
+
+
+def _add_subjective(parser: argparse.ArgumentParser) -> None:
+    """``subjective serve --db DB [--stimuli TSV] [--host H] [--port P]`` and
+    ``subjective export --db DB -o DIR`` (docs/subjective.md)."""
+    sub = parser.add_subparsers(dest="action", required=True)
+    serve = sub.add_parser("serve", help="run the browser test server")
+    serve.add_argument("--db", type=Path, required=True, help="SQLite database (created if new)")
+    serve.add_argument(
+        "--stimuli", type=Path, help="stimulus manifest (default: stimuli.tsv beside the database)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    export = sub.add_parser("export", help="write samples.tsv, trials.tsv and subjects.tsv")
+    export.add_argument("--db", type=Path, required=True, help="the test's SQLite database")
+    export.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+
+
+def _subjective(args: argparse.Namespace) -> None:
+    if args.action == "serve":
+        from vvcjnd.subjective.server import serve
+
+        serve(args.db, args.stimuli, args.host, args.port)
+        return
+    from vvcjnd.subjective.export import export
+
+    for path in export(args.db, args.output).values():
+        print(f"wrote {path}")
+
+
+def _commands() -> dict:
     return {
         "check-config": (_add_check_config, _check_config, "validate a config file"),
         "config-docs": (_add_config_docs, _config_docs, "render the config reference (Markdown)"),
@@ -97,7 +170,12 @@ def _commands() -> dict:
             _compare_checksums,
             "compare the dataset checksums of two runs",
         ),
-        "infer": (add_infer_arguments, run_infer, "JND profiles of images with a trained model"),
+        "infer": (_add_infer, _infer, "JND profiles of images with a trained model"),
+        "subjective": (
+            _add_subjective,
+            _subjective,
+            "the browser JND test: serve it, export its answers",
+        ),
     }
 
 

@@ -1,11 +1,16 @@
-"""File names the workflow plans with: JND-profile outputs and raw label files.
+"""Every file name of the dataset, built in one place.
 
-Kept free of torch so that the workflow can plan its jobs without importing it.
+Kept free of torch, pandas and scipy so that the workflow can plan its jobs without importing
+them. Folders are passed in (the workflow's ``results/<stage>/`` or a user's own); these
+functions only name the files inside them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+SPLITS = ("train", "val", "test")
+KINDS = ("pristine", "jnd")
 
 PROFILE_FILES = {
     "jnd_png": "jnd.png",
@@ -16,6 +21,36 @@ PROFILE_FILES = {
 }
 
 
+def pristine_png(images_dir: str | Path, image_id: str) -> Path:
+    """The canonical pristine PNG of an image in the sources stage's image folder."""
+    return Path(images_dir) / f"{image_id}.png"
+
+
+def ladder_record(ladder_dir: str | Path, image_id: str) -> Path:
+    """The ladder record (JSON) of an image in one encoder's ladder folder."""
+    return Path(ladder_dir) / f"{image_id}.json"
+
+
+def ladder_points_dir(record: str | Path) -> Path:
+    """The folder of per-QP files (bitstreams, decoded PNGs, point records) beside a record."""
+    return Path(record).with_suffix("")
+
+
+def point_stem(qp: int) -> str:
+    """File stem of one ladder point: ``qp`` zero-padded to two digits (qp07, qp37)."""
+    return f"qp{qp:02d}"
+
+
+def decoded_png(ladder_dir: str | Path, image_id: str, qp: int) -> Path:
+    """The decoded PNG of ``image_id`` at ``qp`` in one encoder's ladder folder."""
+    return Path(ladder_dir) / image_id / f"{point_stem(qp)}.png"
+
+
+def patch_array(patches_dir: str | Path, split: str, kind: str) -> Path:
+    """One of the patch arrays: ``{split}_{kind}.npy`` (split in SPLITS, kind in KINDS)."""
+    return Path(patches_dir) / f"{split}_{kind}.npy"
+
+
 def profile_paths(out_dir: str | Path, stem: str = "") -> dict[str, Path]:
     """The output files of one image under ``out_dir`` (keys of :data:`PROFILE_FILES`, file
     names prefixed by ``stem``): the workflow's and the command line's one naming."""
@@ -24,9 +59,10 @@ def profile_paths(out_dir: str | Path, stem: str = "") -> dict[str, Path]:
 
 def raw_label_files(labels: dict, labels_dir: str, sessions: list[int]) -> list[str]:
     """The raw label files the configured source reads (config section ``labels``), one per
-    session for MAT files (simulated ones under ``labels_dir``), so a change reruns the stage."""
-    if labels["source"] == "tidy":
-        return [labels["tidy"]["path"]]
+    session for MAT files (simulated ones under ``labels_dir``), so a change reruns the stage.
+    For the subjective test it is the SQLite database itself, so new answers rerun it."""
+    if labels["source"] in ("tidy", "test"):
+        return [labels[labels["source"]]["path"]]
     if labels["source"] == "simulated":
         pattern = f"{labels_dir}/simulated/f_session{{session}}.mat"
     else:

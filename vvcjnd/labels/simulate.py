@@ -22,8 +22,8 @@ from vvcjnd.io import read_table, write_table
 from vvcjnd.labels.ingest import MatLayout, read_manifest, session_images, subject_id
 from vvcjnd.labels.jnd import snap_to_ladder
 from vvcjnd.labels.matfile import write_mat
+from vvcjnd.seeds import rng as seeded_rng
 
-SEED_OFFSET = 3  # the labels stage's offset on config["seed"]
 MAT_NAME = "f_session{session}.mat"
 VARIABLE = "jnd"
 LATENT_FILE = "latent.tsv"
@@ -139,7 +139,7 @@ def write_panel(
     latent_of = dict(zip(latent["image_id"], latent["latent_qp"], strict=True))
     panels = []
     for session, images in session_images(manifest).items():
-        rng = np.random.default_rng([seed, SEED_OFFSET, session])
+        rng = seeded_rng(seed, "labels_simulate", session)
         samples, subjects = simulate_session(
             np.array([latent_of[i] for i in images]), ladder, settings, rng
         )

@@ -7,10 +7,12 @@ from pathlib import Path
 from PIL import Image
 
 from vvcjnd.config import qp_ladder
-from vvcjnd.encoders import codec_from_config
+from vvcjnd.distort.codecs import codec_from_config
 from vvcjnd.errors import VvcjndError
+from vvcjnd.distort.costs import ladder_memory_mb, ladder_runtime_minutes
 from vvcjnd.paths import PROFILE_FILES, profile_paths
-from vvcjnd.sources import discover
+from vvcjnd.paths import pristine_png as pristine_png_path
+from vvcjnd.sources.prepare import discover
 
 RESULTS = "results"
 ENCODER = config["encode"]["encoder"]
@@ -32,7 +34,7 @@ wildcard_constraints:
 
 def pristine_png(image):
     """Canonical pristine PNG of an image id."""
-    return f"{RESULTS}/sources/images/{image}.png"
+    return str(pristine_png_path(f"{RESULTS}/sources/images", image))
 
 
 def megapixels(path):
@@ -45,22 +47,19 @@ def megapixels(path):
 
 
 def ladder_runtime_min(wildcards, input, threads):
-    """Minutes for one image's whole ladder: encode time per megapixel scaled by QP, plus slack.
-
-    Encode time roughly halves every 6 QP above the lowest; VTM's rate comes from config,
-    VVenC and vvencapp are taken as 40x faster (preset faster/fast at most a few s per MP).
-    """
-    per_mp = config["encode"]["vtm"]["seconds_per_megapixel"]
-    if ENCODER != "vtm":
-        per_mp /= 40
-    qp_factor = sum(2 ** (-(qp - QPS[0]) / 6) for qp in QPS)
-    seconds = per_mp * megapixels(input.image) * qp_factor / max(1, threads)
-    return 10 + math.ceil(2 * seconds / 60)
+    """Minutes for one image's whole ladder (vvcjnd.distort.costs)."""
+    return ladder_runtime_minutes(
+        ENCODER,
+        config["encode"]["vtm"]["seconds_per_megapixel"],
+        QPS,
+        megapixels(input.image),
+        threads,
+    )
 
 
 def ladder_mem_mb(wildcards, input, threads):
-    """Memory of one ladder job: per encoder process about 300 MB plus 150 MB per megapixel."""
-    return 500 + threads * math.ceil(300 + 150 * megapixels(input.image))
+    """Memory of one ladder job (vvcjnd.distort.costs)."""
+    return ladder_memory_mb(megapixels(input.image), threads)
 
 
 INFER = f"{RESULTS}/infer"

@@ -1,4 +1,4 @@
-from vvcjnd.costs import training_runtime_minutes
+from vvcjnd.model.costs import training_runtime_minutes
 
 TRAIN = f"{RESULTS}/train"
 TRAIN_PATCHES = {

@@ -3,15 +3,16 @@
 from pathlib import Path
 
 from vvcjnd.colour import YuvFormat
-from vvcjnd.encoders import codec_from_config
-from vvcjnd.ladder import run_ladder
+from vvcjnd.distort.codecs import codec_from_config
+from vvcjnd.distort.ladder import run_ladder
+from vvcjnd.paths import ladder_points_dir
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output):
     record = Path(snakemake.output.record)
     run_ladder(
         pristine_png=Path(snakemake.input.image),
-        out_dir=record.with_suffix(""),
+        out_dir=ladder_points_dir(record),
         record_path=record,
         codec=codec_from_config(snakemake.params.encode),
         yuv=YuvFormat.from_config(snakemake.params.colour),

@@ -2,16 +2,11 @@
 
 from pathlib import Path
 
-from vvcjnd.evaluate import (
-    JND_QP_TITLE,
-    evaluate_jnd_qp,
-    jnd_qp_note,
-    plot_jnd_qp,
-    write_html_table,
-)
+from vvcjnd.evaluate.figures import plot_jnd_qp
+from vvcjnd.evaluate.jnd_qp import JND_QP_TITLE, evaluate_jnd_qp, jnd_qp_note
+from vvcjnd.evaluate.report import write_html_table
 from vvcjnd.io import write_table
-from vvcjnd.ladder import decoded_png
-from vvcjnd.paths import profile_paths
+from vvcjnd.paths import decoded_png, pristine_png, profile_paths
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output) as logger:
@@ -22,7 +17,7 @@ with logged(snakemake.log[0], snakemake.output) as logger:
         splits_path=Path(snakemake.input.splits),
         quality_path=Path(snakemake.input.quality),
         summary_json=lambda image: profile_paths(infer_dir / image)["summary"],
-        pristine_png=lambda image: images_dir / f"{image}.png",
+        pristine_png=lambda image: pristine_png(images_dir, image),
         ladder_png=lambda image, qp: decoded_png(ladder_dir, image, qp),
         qps=snakemake.params.qps,
         size=snakemake.params.size,

@@ -2,24 +2,19 @@
 
 from pathlib import Path
 
-from vvcjnd.evaluate import (
-    TABLE_IV_TITLE,
-    evaluate_models,
-    split_ids,
-    table_iv,
-    table_iv_note,
-    write_html_table,
-)
+from vvcjnd.evaluate.equal_psnr import TABLE_IV_TITLE, evaluate_models, table_iv, table_iv_note
+from vvcjnd.evaluate.report import write_html_table
 from vvcjnd.io import write_table
-from vvcjnd.paths import profile_paths
+from vvcjnd.patches.split import read_split_ids
+from vvcjnd.paths import pristine_png, profile_paths
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output) as logger:
     infer_dir, images_dir = Path(snakemake.params.infer_dir), Path(snakemake.params.images_dir)
     settings = snakemake.params.settings
     own, equal = evaluate_models(
-        split_ids(Path(snakemake.input.splits)),
-        pristine_png=lambda image: images_dir / f"{image}.png",
+        read_split_ids(Path(snakemake.input.splits)),
+        pristine_png=lambda image: pristine_png(images_dir, image),
         residual_npy=lambda image: profile_paths(infer_dir / image)["residual_npy"],
         seed=snakemake.params.seed,
         settings={**settings, "threads": snakemake.threads},

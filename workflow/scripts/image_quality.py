@@ -1,7 +1,7 @@
 """Quality rows of one image's ladder (rule image_quality)."""
 
 from vvcjnd.io import write_table
-from vvcjnd.quality import image_quality
+from vvcjnd.quality.table import image_quality
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output):

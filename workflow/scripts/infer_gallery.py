@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from vvcjnd.evaluate import split_ids
-from vvcjnd.infer import plot_gallery
-from vvcjnd.paths import profile_paths
+from vvcjnd.infer.figures import plot_gallery
+from vvcjnd.patches.split import read_split_ids
+from vvcjnd.paths import pristine_png, profile_paths
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output):
@@ -12,10 +12,10 @@ with logged(snakemake.log[0], snakemake.output):
     rows = [
         (
             image,
-            images_dir / f"{image}.png",
+            pristine_png(images_dir, image),
             profile_paths(infer_dir / image)["jnd_png"],
             profile_paths(infer_dir / image)["map_npy"],
         )
-        for image in split_ids(Path(snakemake.input.splits))[: snakemake.params.gallery_images]
+        for image in read_split_ids(Path(snakemake.input.splits))[: snakemake.params.gallery_images]
     ]
     plot_gallery(rows, snakemake.params.map_max, Path(snakemake.output.figure))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from vvcjnd.infer import InferSettings, infer_image_file, load_inference_model
+from vvcjnd.infer.profile import InferSettings, infer_image_file, load_inference_model
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output) as logger:

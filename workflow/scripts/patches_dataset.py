@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from vvcjnd.patches import build_patch_dataset
+from vvcjnd.patches.build import build_patch_dataset
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from vvcjnd.patches import plot_sample_pairs
+from vvcjnd.patches.figures import plot_sample_pairs
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output):

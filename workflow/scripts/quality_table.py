@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from vvcjnd.quality import combine, plot_rate_distortion
+from vvcjnd.quality.table import combine, plot_rate_distortion
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from vvcjnd.sources import discover, prepare_sources
+from vvcjnd.sources.prepare import discover, prepare_sources
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from vvcjnd.train import train
+from vvcjnd.model.training import train
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output):

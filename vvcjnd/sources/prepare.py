@@ -31,6 +31,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import png_bytes
 from vvcjnd.io import sha256_file, write_bytes, write_table
+from vvcjnd.paths import pristine_png
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SESSION_FOLDER = re.compile(r"^session(\d+)_Ori$")
@@ -279,7 +280,7 @@ def prepare_sources(images: list[SourceImage], sources: dict, image_dir: Path, m
         prepared.append((image, original.shape, canonical))
     rows = []
     for image, (orig_h, orig_w, _), canonical in prepared:
-        png_path = image_dir / f"{image.image_id}.png"
+        png_path = pristine_png(image_dir, image.image_id)
         write_bytes(png_path, png_bytes(canonical))
         rows.append(
             {

@@ -15,10 +15,7 @@ patches (config ``infer.window``); the JND profile (map) is |JND image - pristin
 
 from __future__ import annotations
 
-import argparse
 import io
-import zlib
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,15 +23,14 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 
-from vvcjnd.baselines import luminance_adaptation
 from vvcjnd.colour import luma_uint8
-from vvcjnd.costs import PATCH_SIZE
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png, write_png
 from vvcjnd.io import sha256_file, write_bytes, write_json
-from vvcjnd.metrics import psnr
-from vvcjnd.model import fuse_for_inference
-from vvcjnd.patches import (
+from vvcjnd.jndmath import luminance_adaptation
+from vvcjnd.model.costs import PATCH_SIZE
+from vvcjnd.model.network import fuse_for_inference
+from vvcjnd.patches.grid import (
     compose,
     decompose,
     extract_patches,
@@ -42,11 +38,11 @@ from vvcjnd.patches import (
     grid_positions,
     to_unit_range,
 )
-from vvcjnd.paths import profile_paths
+from vvcjnd.psnr import psnr, psnr_from_mse
+from vvcjnd.seeds import rng as seeded_rng
 
 SIGN_POLICIES = ("random", "positive", "negative", "none")
 WINDOWS = ("hann", "uniform")
-SIGN_SEED_OFFSET = 6001  # mixed with config["seed"] and the image id for the per-image sign
 MAP_COLORMAP = "magma"
 
 
@@ -86,7 +82,7 @@ def luminance_sign(policy: str, seed: int, image_id: str) -> int:
     one sign per image; the draw does not depend on which other images are processed.
     """
     if policy == "random":
-        rng = np.random.default_rng([seed, SIGN_SEED_OFFSET, zlib.crc32(image_id.encode())])
+        rng = seeded_rng(seed, "infer_sign", image_id)
         return int(rng.choice([-1, 1]))
     return {"positive": 1, "negative": -1, "none": 0}[policy]
 
@@ -235,7 +231,7 @@ def write_profile(
     save_npy(paths["map_npy"], profile.jnd_map)
     save_npy(paths["residual_npy"], profile.residual)
     write_png(paths["map_png"], colour_map(profile.jnd_map, settings.map_max))
-    network_psnr = 10.0 * np.log10(255.0**2 / max(profile.network_mse, 1e-12))
+    network_psnr = psnr_from_mse(profile.network_mse, min_mse=1e-12)
     summary = {
         **record,
         "settings": asdict(settings),
@@ -254,7 +250,7 @@ def write_profile(
 
 def load_inference_model(checkpoint: Path) -> torch.nn.Module:
     """The checkpoint's network on the CPU, eval mode, spectral norm and batch norm folded."""
-    from vvcjnd.train import load_model
+    from vvcjnd.model.checkpoint import load_model
 
     model, _ = load_model(checkpoint, device="cpu")
     return fuse_for_inference(model)
@@ -282,77 +278,3 @@ def infer_image_file(
         "torch": str(torch.__version__),
     }
     return write_profile(profile, out_paths, settings, record)
-
-
-# -- command line -----------------------------------------------------------------------------
-
-
-def add_infer_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``python -m vvcjnd infer --checkpoint C IMAGE... -o DIR``."""
-    defaults = InferSettings()
-    parser.add_argument("images", nargs="+", type=Path, help="8-bit RGB or gray PNG images")
-    parser.add_argument("--checkpoint", required=True, type=Path, help="trained model (.pt)")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="output folder")
-    parser.add_argument("--f-c", type=float, default=defaults.f_c, help="contrast factor f_C")
-    parser.add_argument("--sign", choices=SIGN_POLICIES, default=defaults.sign)
-    parser.add_argument("--stride", type=int, default=defaults.stride, help="patch grid stride")
-    parser.add_argument("--window", choices=WINDOWS, default=defaults.window)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--map-max", type=float, default=defaults.map_max)
-    parser.add_argument("--patch-size", type=int, default=defaults.patch_size)
-    parser.add_argument("--seed", type=int, default=2021, help="seed of the random sign")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-
-
-def run_infer(args: argparse.Namespace) -> int:
-    """Write <stem>_jnd.png, _jnd_map.npy/.png, _residual.npy, _summary.json per image."""
-    settings = InferSettings(
-        f_c=args.f_c,
-        sign=args.sign,
-        stride=args.stride,
-        window=args.window,
-        batch_size=args.batch_size,
-        map_max=args.map_max,
-        patch_size=args.patch_size,
-    )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model = load_inference_model(args.checkpoint)
-    for image_path in args.images:
-        paths = profile_paths(args.output, f"{image_path.stem}_")
-        summary = infer_image_file(
-            model, image_path, paths, settings, args.seed, image_path.stem, args.checkpoint
-        )
-        print(f"{image_path}: PSNR {summary['psnr_db']:.2f} dB -> {paths['jnd_png']}")
-    return 0
-
-
-# -- report figure ------------------------------------------------------------------------------
-
-
-def plot_gallery(
-    rows: Sequence[tuple[str, Path, Path, Path]], map_max: float, output: Path
-) -> None:
-    """Figure: per row (image id, pristine PNG, JND-contaminated PNG, JND map .npy) the
-    pristine luma, the JND-contaminated luma and the colour-mapped JND map, side by side."""
-    from vvcjnd.figures import Figure, save_figure
-
-    if not rows:
-        raise VvcjndError("the JND map gallery needs at least one image")
-    figure = Figure(figsize=(11, 3.4 * len(rows)))
-    axes = figure.subplots(len(rows), 3, squeeze=False)
-    for (image_id, pristine_path, jnd_path, map_path), row_axes in zip(rows, axes, strict=True):
-        pixels = read_png(pristine_path)
-        luma = luma_uint8(pixels)
-        jnd_map = np.load(map_path)
-        row_axes[0].imshow(luma, cmap="gray", vmin=0, vmax=255)
-        row_axes[0].set_title(f"{image_id}: pristine luma")
-        row_axes[1].imshow(read_png(jnd_path), cmap="gray", vmin=0, vmax=255)
-        row_axes[1].set_title(f"JND-contaminated, PSNR {psnr(luma, read_png(jnd_path)):.2f} dB")
-        shown = row_axes[2].imshow(jnd_map, cmap=MAP_COLORMAP, vmin=0, vmax=map_max)
-        row_axes[2].set_title(f"JND map |JND - pristine|, mean {jnd_map.mean():.2f}")
-        figure.colorbar(shown, ax=row_axes[2], fraction=0.046, label="grey levels")
-        for axis in row_axes:
-            axis.set_axis_off()
-    figure.tight_layout()
-    save_figure(figure, output, dpi=90)

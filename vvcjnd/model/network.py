@@ -19,8 +19,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from vvcjnd.costs import ATTENTION_KEY_REDUCTION, GLOBAL_CONTEXT_REDUCTION
 from vvcjnd.errors import VvcjndError
+from vvcjnd.model.costs import ATTENTION_KEY_REDUCTION, GLOBAL_CONTEXT_REDUCTION
 
 
 def _spectral_conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, bias=True):

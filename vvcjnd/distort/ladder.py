@@ -18,22 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from vvcjnd.colour import YuvFormat
-from vvcjnd.encoders import Codec, Frame
+from vvcjnd.distort.codecs import Codec, Frame
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import png_bytes, read_png
 from vvcjnd.io import remove_stale_temporaries, sha256_file, write_bytes, write_json
-from vvcjnd.metrics import psnr
+from vvcjnd.paths import point_stem
+from vvcjnd.psnr import psnr
 from vvcjnd.runner import run_tool
-
-
-def point_stem(qp: int) -> str:
-    """File stem of one ladder point's files (bitstream, decoded PNG, record): ``qpNN``."""
-    return f"qp{qp:02d}"
-
-
-def decoded_png(ladder_dir: str | Path, image_id: str, qp: int) -> Path:
-    """Decoded RGB PNG of ``image_id`` at ``qp`` (QP 0..63) under ``results/ladder/<encoder>``."""
-    return Path(ladder_dir) / image_id / f"{point_stem(qp)}.png"
 
 
 def run_ladder(

@@ -1,8 +1,9 @@
 """The quality table of the decoded ladder and its rate-distortion figure.
 
 PSNR-Y is measured on the coded luma plane (by the ladder job); PSNR-RGB on the 8-bit RGB
-PNGs; SSIM-Y and MS-SSIM on the MATLAB ``rgb2gray`` luma of the PNGs (the luma the JND
-model sees); VMAF by ffmpeg's libvmaf on the PNGs.
+PNGs; SSIM-Y and MS-SSIM on the uint8 luma of the PNGs that the JND model sees
+(:func:`vvcjnd.colour.luma_uint8`: MATLAB ``rgb2gray`` weights, rounded as MATLAB rounds its
+uint8 result); VMAF by ffmpeg's libvmaf on the PNGs.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vvcjnd import metrics
-from vvcjnd.colour import rgb_to_gray
+from vvcjnd.colour import luma_uint8
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png
 from vvcjnd.io import read_table, write_table
+from vvcjnd.paths import ladder_points_dir
+from vvcjnd.psnr import psnr
+from vvcjnd.quality import metrics
 
 QUALITY_COLUMNS = [
     "image_id",
@@ -43,21 +46,21 @@ QUALITY_COLUMNS = [
 def image_quality(
     record_path: Path, session: int, use_vmaf: bool, threads: int = 1
 ) -> pd.DataFrame:
-    """Quality rows (one per QP) of one image's ladder record (see `vvcjnd.ladder`)."""
+    """Quality rows (one per QP) of one image's ladder record (see `vvcjnd.distort.ladder`)."""
     try:
         record = json.loads(Path(record_path).read_text())
     except (OSError, ValueError) as exc:
         raise VvcjndError(f"cannot read ladder record {record_path}: {exc}") from exc
     pristine_png = Path(record["pristine_png"])
     pristine = read_png(pristine_png)
-    pristine_luma = rgb_to_gray(pristine)
-    ladder_dir = Path(record_path).with_suffix("")
+    pristine_luma = luma_uint8(pristine)
+    ladder_dir = ladder_points_dir(record_path)
     pixels = record["width"] * record["height"]
     rows = []
     for point in record["points"]:
         png = ladder_dir / point["decoded_png"]
         decoded = read_png(png)
-        luma = rgb_to_gray(decoded)
+        luma = luma_uint8(decoded)
         rows.append(
             {
                 "image_id": record["image_id"],
@@ -69,7 +72,7 @@ def image_quality(
                 "bytes": point["bytes"],
                 "bpp": 8.0 * point["bytes"] / pixels,
                 "psnr_y": point["psnr_y"],
-                "psnr_rgb": metrics.psnr(pristine, decoded),
+                "psnr_rgb": psnr(pristine, decoded),
                 "ssim_y": metrics.ssim(pristine_luma, luma),
                 "ms_ssim": metrics.ms_ssim(pristine_luma, luma),
                 "vmaf": metrics.vmaf(pristine_png, png, threads=threads) if use_vmaf else np.nan,

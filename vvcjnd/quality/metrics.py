@@ -21,14 +21,6 @@ _SSIM_SIGMA = 1.5
 _SSIM_TRUNCATE = 3.5  # 11x11 window at sigma 1.5 (radius 5)
 
 
-def psnr(reference: np.ndarray, distorted: np.ndarray, peak: float = 255.0) -> float:
-    """PSNR in dB of two same-shape arrays on a 0..peak scale; inf when they are equal."""
-    _same_shape(reference, distorted)
-    diff = np.subtract(reference, distorted, dtype=np.float64)
-    mse = np.mean(diff * diff)
-    return float("inf") if mse == 0 else float(10.0 * np.log10(peak * peak / mse))
-
-
 def _same_shape(a: np.ndarray, b: np.ndarray) -> None:
     if a.shape != b.shape:
         raise VvcjndError(f"images differ in shape: {a.shape} vs {b.shape}")
@@ -99,7 +91,7 @@ def vmaf(
 
     Both images are converted by ffmpeg to 8-bit BT.709 limited-range 4:2:0 before scoring.
     """
-    from vvcjnd.encoders import bundled_ffmpeg
+    from vvcjnd.distort.codecs import bundled_ffmpeg
 
     to_yuv = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
     with tempfile.TemporaryDirectory(prefix="vvcjnd-vmaf-") as tmp:

@@ -25,21 +25,21 @@ from torch.nn.utils import parametrize
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-import vvcjnd
-from vvcjnd.dataset import PatchPairDataset
 from vvcjnd.errors import VvcjndError
 from vvcjnd.io import atomic_path, remove_stale_temporaries, sha256_file, write_text
-from vvcjnd.model import StructuralVisibilityNet, build_model, count_parameters
+from vvcjnd.model.checkpoint import (
+    checkpoint_state,
+    load_strict,
+    read_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from vvcjnd.model.network import build_model, count_parameters
+from vvcjnd.patches.dataset import PatchPairDataset
+from vvcjnd.seeds import stream_seed
 
-LOGGER = logging.getLogger("vvcjnd.train")
+LOGGER = logging.getLogger("vvcjnd.model.training")
 
-SEED_OFFSET = 400  # the train stage's offset from config["seed"]
-CHECKPOINT_FORMAT = "vvcjnd-structural-visibility-checkpoint"
-CHECKPOINT_VERSION = 1
-CHECKPOINT_KEYS = frozenset(
-    {"format", "version", "vvcjnd_version", "torch_version", "config", "seed", "epoch", "model",
-     "optimizer", "scheduler", "rng", "metrics", "best_epoch", "data"}
-)  # fmt: skip
 LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "identity_loss", "lr", "seconds", "patches_per_s"]
 # Keys that do not change what is computed; a resumed run may differ in them.
 RUNTIME_KEYS = frozenset({"resume", "device", "num_workers", "progress", "threads"})
@@ -127,114 +127,6 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, batch_size: int, device, 
     return total / count
 
 
-# ---------------------------------------------------------------- checkpoints
-
-
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_rng(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def checkpoint_state(
-    model: torch.nn.Module,
-    cfg: dict,
-    seed: int,
-    epoch: int,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler=None,
-    metrics: list[dict] | None = None,
-    best_epoch: int = 0,
-    data: str = "",
-) -> dict:
-    """Everything a checkpoint holds: weights, config, progress, optimizer and RNG states.
-
-    ``data`` is the digest of the patch arrays trained on (empty for a model made elsewhere).
-    """
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "version": CHECKPOINT_VERSION,
-        "vvcjnd_version": vvcjnd.__version__,
-        "torch_version": str(torch.__version__),
-        "config": dict(cfg),
-        "seed": seed,
-        "epoch": epoch,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict() if optimizer is not None else {},
-        "scheduler": scheduler.state_dict() if scheduler is not None else {},
-        "rng": _rng_state(),
-        "metrics": list(metrics or []),
-        "best_epoch": best_epoch,
-        "data": data,
-    }
-
-
-def save_checkpoint(path: str | Path, state: dict) -> None:
-    """Write a checkpoint dict (see :func:`read_checkpoint`) atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def read_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint with ``weights_only=True`` onto the CPU and check its layout.
-
-    A checkpoint holds: format, version, vvcjnd_version, torch_version, config (the
-    ``train`` section it was trained with), seed, epoch (completed epochs), model (state
-    dict), optimizer, scheduler, rng, metrics (one dict per epoch, the log rows), best_epoch,
-    data (a fingerprint of the training data, e.g. sha256 of the patch arrays).
-    Raises :class:`VvcjndError` naming ``path`` when it is missing, unreadable or not one.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise VvcjndError(f"checkpoint not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise VvcjndError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise VvcjndError(
-            f"{path} is not a vvcjnd checkpoint (expected format {CHECKPOINT_FORMAT})"
-        )
-    if state.get("version") != CHECKPOINT_VERSION or set(state) != CHECKPOINT_KEYS:
-        raise VvcjndError(
-            f"{path}: checkpoint version {state.get('version')} with keys {sorted(state)}; "
-            f"expected version {CHECKPOINT_VERSION} with keys {sorted(CHECKPOINT_KEYS)}"
-        )
-    return state
-
-
-def _load_strict(module, state_dict: dict, path: Path, what: str) -> None:
-    try:
-        module.load_state_dict(state_dict)
-    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
-        raise VvcjndError(f"{path}: mismatched {what}: {exc}") from exc
-
-
-def load_model(
-    checkpoint_path: str | Path, device: str | torch.device = "cpu"
-) -> tuple[StructuralVisibilityNet, dict]:
-    """The trained network of a checkpoint (eval mode, on ``device``) and its ``train`` config.
-
-    For fast inference pass the model through :func:`vvcjnd.model.fuse_for_inference`.
-    """
-    path = Path(checkpoint_path)
-    state = read_checkpoint(path)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            model = build_model(state["config"])
-    except (KeyError, TypeError, VvcjndError) as exc:
-        raise VvcjndError(f"{path}: its train config cannot build the model: {exc}") from exc
-    _load_strict(model, state["model"], path, "model parameters")
-    return model.to(device).eval(), state["config"]
-
-
 # ---------------------------------------------------------------- training
 
 
@@ -290,10 +182,10 @@ def fit(
     last_path = checkpoint_dir / LAST
     state = _resumable(last_path, cfg, seed, data) if cfg["resume"] else None
     if state is not None:
-        _load_strict(model, state["model"], last_path, "model parameters")
-        _load_strict(optimizer, state["optimizer"], last_path, "optimizer state")
-        _load_strict(scheduler, state["scheduler"], last_path, "scheduler state")
-        _restore_rng(state["rng"])
+        load_strict(model, state["model"], last_path, "model parameters")
+        load_strict(optimizer, state["optimizer"], last_path, "optimizer state")
+        load_strict(scheduler, state["scheduler"], last_path, "scheduler state")
+        restore_rng(state["rng"])
         history, best_epoch = list(state["metrics"]), state["best_epoch"]
         LOGGER.info("resuming %s after epoch %d", last_path, state["epoch"])
 
@@ -370,28 +262,6 @@ def write_log(path: str | Path, history: list[dict]) -> None:
     write_text(path, frame.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
 
 
-def plot_losses(path: str | Path, history: list[dict]) -> None:
-    """Training and validation L1 per epoch against the identity map's loss (PNG)."""
-    from matplotlib.ticker import MaxNLocator
-
-    from vvcjnd.figures import Figure, save_figure
-
-    frame = pd.DataFrame(history, columns=LOG_COLUMNS)
-    figure = Figure(figsize=(6, 4))
-    axes = figure.subplots()
-    axes.plot(frame["epoch"], frame["train_loss"], marker="o", ms=3, label="training")
-    axes.plot(frame["epoch"], frame["val_loss"], marker="o", ms=3, label="validation")
-    axes.plot(frame["epoch"], frame["identity_loss"], ls="--", c="grey", label="identity map")
-    best = frame.loc[frame["val_loss"].idxmin()]
-    axes.scatter([best["epoch"]], [best["val_loss"]], s=80, facecolors="none", edgecolors="k",
-                 zorder=3, label=f"best (epoch {int(best['epoch'])})")  # fmt: skip
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set(xlabel="epoch", ylabel="L1 loss ([-1, 1] scale)", title="Structural-visibility net")
-    axes.legend()
-    figure.tight_layout()
-    save_figure(figure, path, dpi=100)
-
-
 def train(
     config: dict,
     patches_dir: str | Path,
@@ -405,7 +275,7 @@ def train(
     workflow keep them when it deletes a killed job's outputs). Writes to ``out_dir``:
     ``checkpoint_last.pt``, ``checkpoint_best.pt``, ``log.csv`` and ``loss.png``.
     """
-    cfg, seed = config["train"], config["seed"] + SEED_OFFSET
+    cfg, seed = config["train"], stream_seed(config["seed"], "train")
     out_dir = Path(out_dir)
     state_dir = out_dir if state_dir is None else Path(state_dir)
     if state_dir.is_dir():
@@ -435,6 +305,8 @@ def train(
             with atomic_path(out_dir / name) as tmp:
                 shutil.copyfile(state_dir / name, tmp)
     write_log(out_dir / "log.csv", history)
+    from vvcjnd.model.figures import plot_losses
+
     plot_losses(out_dir / "loss.png", history)
     final = history[-1]
     LOGGER.info(

@@ -9,7 +9,8 @@ import torch
 from torch.utils.data import Dataset
 
 from vvcjnd.errors import VvcjndError
-from vvcjnd.patches import KINDS, SPLITS, to_unit_range
+from vvcjnd.patches.grid import to_unit_range
+from vvcjnd.paths import KINDS, SPLITS, patch_array
 
 
 class PatchPairDataset(Dataset):
@@ -29,7 +30,7 @@ class PatchPairDataset(Dataset):
     def __init__(self, root: str | Path, split: str, flip: bool = False, seed: int = 0):
         if split not in SPLITS:
             raise VvcjndError(f"unknown split '{split}'; expected one of {list(SPLITS)}")
-        self.paths = {kind: Path(root) / f"{split}_{kind}.npy" for kind in KINDS}
+        self.paths = {kind: patch_array(root, split, kind) for kind in KINDS}
         self.flip = flip
         self.seed = seed
         self.epoch = 0

@@ -1,0 +1,5 @@
+"""Stage 7, JND profiles: the trained network applied to whole images.
+
+`profile`: patch decomposition, network, blending and the written profile; `figures`: the
+report gallery. The JND maths it shares with the baselines lives in `vvcjnd.jndmath`.
+"""

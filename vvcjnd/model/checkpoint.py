@@ -1,0 +1,128 @@
+"""Checkpoints of the structural-visibility network: layout, atomic writing, strict reading.
+
+A checkpoint is a dict saved with ``torch.save`` and read back with ``weights_only=True``
+(plain tensors and containers only), so reading one never runs code from the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+import vvcjnd
+from vvcjnd.errors import VvcjndError
+from vvcjnd.io import atomic_path
+from vvcjnd.model.network import StructuralVisibilityNet, build_model
+
+CHECKPOINT_FORMAT = "vvcjnd-structural-visibility-checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_KEYS = frozenset(
+    {"format", "version", "vvcjnd_version", "torch_version", "config", "seed", "epoch", "model",
+     "optimizer", "scheduler", "rng", "metrics", "best_epoch", "data"}
+)  # fmt: skip
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def checkpoint_state(
+    model: torch.nn.Module,
+    cfg: dict,
+    seed: int,
+    epoch: int,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler=None,
+    metrics: list[dict] | None = None,
+    best_epoch: int = 0,
+    data: str = "",
+) -> dict:
+    """Everything a checkpoint holds: weights, config, progress, optimizer and RNG states.
+
+    ``data`` is the digest of the patch arrays trained on (empty for a model made elsewhere).
+    """
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "vvcjnd_version": vvcjnd.__version__,
+        "torch_version": str(torch.__version__),
+        "config": dict(cfg),
+        "seed": seed,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else {},
+        "scheduler": scheduler.state_dict() if scheduler is not None else {},
+        "rng": rng_state(),
+        "metrics": list(metrics or []),
+        "best_epoch": best_epoch,
+        "data": data,
+    }
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write a checkpoint dict (see :func:`read_checkpoint`) atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint with ``weights_only=True`` onto the CPU and check its layout.
+
+    A checkpoint holds: format, version, vvcjnd_version, torch_version, config (the
+    ``train`` section it was trained with), seed, epoch (completed epochs), model (state
+    dict), optimizer, scheduler, rng, metrics (one dict per epoch, the log rows), best_epoch,
+    data (a fingerprint of the training data, e.g. sha256 of the patch arrays).
+    Raises :class:`VvcjndError` naming ``path`` when it is missing, unreadable or not one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VvcjndError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise VvcjndError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise VvcjndError(
+            f"{path} is not a vvcjnd checkpoint (expected format {CHECKPOINT_FORMAT})"
+        )
+    if state.get("version") != CHECKPOINT_VERSION or set(state) != CHECKPOINT_KEYS:
+        raise VvcjndError(
+            f"{path}: checkpoint version {state.get('version')} with keys {sorted(state)}; "
+            f"expected version {CHECKPOINT_VERSION} with keys {sorted(CHECKPOINT_KEYS)}"
+        )
+    return state
+
+
+def load_strict(module, state_dict: dict, path: Path, what: str) -> None:
+    try:
+        module.load_state_dict(state_dict)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        raise VvcjndError(f"{path}: mismatched {what}: {exc}") from exc
+
+
+def load_model(
+    checkpoint_path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[StructuralVisibilityNet, dict]:
+    """The trained network of a checkpoint (eval mode, on ``device``) and its ``train`` config.
+
+    For fast inference pass the model through :func:`vvcjnd.model.fuse_for_inference`.
+    """
+    path = Path(checkpoint_path)
+    state = read_checkpoint(path)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(state["config"])
+    except (KeyError, TypeError, VvcjndError) as exc:
+        raise VvcjndError(f"{path}: its train config cannot build the model: {exc}") from exc
+    load_strict(model, state["model"], path, "model parameters")
+    return model.to(device).eval(), state["config"]

@@ -1,0 +1,5 @@
+"""Stage 1, sources: find the pristine images, decode and check them, write canonical PNGs.
+
+`prepare`: discovery (scikit-image names, folders, manifests, the published layout), the
+canonicalisation rules and the sources manifest. Imports only the shared base.
+"""
