@@ -5,8 +5,13 @@ Run on the embedded default with `snakemake --cores 8`; see README.md.
 
 from pathlib import Path
 
+from snakemake.utils import min_version
+
 from vvcjnd.config import validate_config
 from vvcjnd.errors import VvcjndError
+
+
+min_version("9.27")
 
 
 configfile: Path(workflow.basedir) / "config.yaml"
@@ -25,6 +30,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/sources.smk"
 include: "workflow/rules/distort.smk"
 include: "workflow/rules/quality.smk"
+include: "workflow/rules/subjective.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/patches.smk"
 include: "workflow/rules/train.smk"

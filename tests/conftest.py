@@ -31,6 +31,44 @@ def config(default_config) -> dict:
     return copy.deepcopy(default_config)
 
 
+# A small run of the whole pipeline: three small images, a short ladder, a tiny network.
+SMALL_RUN = {
+    "sources": {
+        "names": ["chelsea", "coffee", "rocket"],
+        "session_size": 2,
+        "resize": {"width": 240, "height": 176, "filter": "lanczos"},
+    },
+    "encode": {"qp": {"min": 22, "max": 40, "step": 6}},
+    "quality": {"vmaf": False},
+    "labels": {"min_subjects": 5, "simulate": {"metric": "psnr_y", "threshold": 36.0}},
+    "train": {"width": 4, "depth": 3, "epochs": 2, "epochs_constant": 1, "threads": 1},
+    "evaluate": {"vmaf": False},
+}
+
+
+def small_run_config() -> dict:
+    """The embedded default with :data:`SMALL_RUN` laid over it (not yet validated)."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for section, values in SMALL_RUN.items():
+        config[section] = {**config[section], **values}
+    return config
+
+
+@pytest.fixture(scope="session")
+def finished_small_run(tmp_path_factory) -> tuple[Path, dict]:
+    """(working directory, config) of a finished ``snakemake all`` of :func:`small_run_config`."""
+    workdir = tmp_path_factory.mktemp("small-run")
+    config = small_run_config()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    command = [
+        "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"), "--cores", "2", "--quiet", "all",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return workdir, config
+
+
 @pytest.fixture(scope="session")
 def astronaut_small() -> np.ndarray:
     """A 128x96 uint8 RGB crop of scikit-image's astronaut (face and texture)."""

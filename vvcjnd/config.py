@@ -96,31 +96,63 @@ def qp_ladder(config: dict) -> list[int]:
     return list(range(qp["min"], qp["max"] + 1, qp["step"]))
 
 
-def config_reference(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> str:
-    """Markdown table of every config key (dotted name, type, default, description)."""
+def schema_nodes(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> list[tuple[str, dict]]:
+    """(dotted key, schema node) of every config key, parents before their children."""
     schema_dir = Path(schema_dir)
-    main = yaml.safe_load((schema_dir / MAIN_SCHEMA).read_text())
-    lines = [
-        "# Configuration reference",
-        "",
-        "Generated from `workflow/schemas/*.schema.yaml` by `python -m vvcjnd config-docs`;",
-        "do not edit by hand. Unknown keys are errors; missing keys take the default.",
-        "",
-        "| key | type | default | description |",
-        "| --- | --- | --- | --- |",
-    ]
+    found: list[tuple[str, dict]] = []
 
     def walk(prefix: str, node: dict) -> None:
         if "$ref" in node:
             node = yaml.safe_load((schema_dir / node["$ref"]).read_text())
         if prefix:
-            lines.append(_reference_row(prefix, node))
+            found.append((prefix, node))
         options = [o for o in node.get("oneOf", []) if o.get("type") == "object"]
         for container in [node, *options]:
             for name, child in container.get("properties", {}).items():
                 walk(f"{prefix}.{name}" if prefix else name, child)
 
-    walk("", main)
+    walk("", yaml.safe_load((schema_dir / MAIN_SCHEMA).read_text()))
+    return found
+
+
+def operational_keys(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> frozenset[str]:
+    """Keys marked ``x-operational: true`` in the schemas: threads, time-outs, estimates for
+    schedulers, batch sizes of evaluation... They cannot change a result, so rules carry them
+    as resources or threads, never as params, and changing one reruns nothing."""
+    return frozenset(key for key, node in schema_nodes(schema_dir) if node.get("x-operational"))
+
+
+def result_settings(config: dict, section: str) -> dict:
+    """A copy of config ``section`` without its operational keys: what a rule's params carry."""
+    operational = operational_keys()
+
+    def strip(prefix: str, node):
+        if not isinstance(node, dict):
+            return node
+        return {
+            key: strip(f"{prefix}.{key}", value)
+            for key, value in node.items()
+            if f"{prefix}.{key}" not in operational
+        }
+
+    return strip(section, copy.deepcopy(config[section]))
+
+
+def config_reference(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> str:
+    """Markdown table of every config key (dotted name, type, default, description)."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `workflow/schemas/*.schema.yaml` by `python -m vvcjnd config-docs`;",
+        "do not edit by hand. Unknown keys are errors; missing keys take the default.",
+        "Keys marked *operational* cannot change a result (threads, time-outs, estimates,",
+        "batch sizes of evaluation): changing one in a finished run plans no job.",
+        "",
+        "| key | type | default | description |",
+        "| --- | --- | --- | --- |",
+    ]
+
+    lines += [_reference_row(key, node) for key, node in schema_nodes(schema_dir)]
     return "\n".join(lines) + "\n"
 
 
@@ -133,4 +165,6 @@ def _reference_row(key: str, node: dict) -> str:
     default = json.dumps(node["default"]) if "default" in node else "(required)"
     description = " ".join(str(node.get("description", "")).split()).replace("|", "\\|")
     default = default if default == "(required)" else f"`{default}`"
+    if node.get("x-operational"):
+        description += " *Operational: changing it reruns nothing.*"
     return f"| `{key}` | {kind} | {default} | {description} |"

@@ -25,7 +25,19 @@ class ToolRun:
 
     @property
     def command_line(self) -> str:
+        """The exact command line, with the tool's full path (for logs)."""
         return shlex.join(self.args)
+
+    @property
+    def portable_command_line(self) -> str:
+        """The command line with the tool named by its file name, not by where it is
+        installed: what dataset records hold, the same in every install of a tool."""
+        return shlex.join(portable_args(self.args))
+
+
+def portable_args(args) -> list[str]:
+    """``args`` with the tool (the first argument) reduced to its file name."""
+    return [Path(args[0]).name, *args[1:]]
 
 
 def run_tool(

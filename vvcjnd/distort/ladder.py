@@ -20,11 +20,12 @@ import numpy as np
 from vvcjnd.colour import YuvFormat
 from vvcjnd.distort.codecs import Codec, Frame
 from vvcjnd.errors import VvcjndError
+from vvcjnd.formats import FORMAT, tool_versions
 from vvcjnd.images import png_bytes, read_png
 from vvcjnd.io import remove_stale_temporaries, sha256_file, write_bytes, write_json
 from vvcjnd.paths import point_stem
 from vvcjnd.psnr import psnr
-from vvcjnd.runner import run_tool
+from vvcjnd.runner import portable_args, run_tool
 
 
 def run_ladder(
@@ -79,15 +80,27 @@ def run_ladder(
         "width": width,
         "height": height,
         "colour": asdict(yuv),
+        "tools": tool_versions(),
         "points": points,
     }
     write_json(record_path, record)
     return record
 
 
-def _cache_key(source_sha: str, frame: Frame, codec: Codec, yuv: YuvFormat) -> str:
+def _cache_key(
+    source_sha: str, frame: Frame, codec: Codec, yuv: YuvFormat, tool_version: str
+) -> str:
+    """What a finished QP depends on: source, portable command lines (tools by name), the
+    tools' version output, colour format and the stage's format version; no install path."""
     text = json.dumps(
-        [source_sha, codec.encode_args(frame), codec.decode_args(frame), asdict(yuv)],
+        [
+            source_sha,
+            portable_args(codec.encode_args(frame)),
+            portable_args(codec.decode_args(frame)),
+            asdict(yuv),
+            tool_version,
+            FORMAT["distort"],
+        ],
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()
@@ -108,7 +121,7 @@ def _ladder_point(
     bitstream = out_dir / f"{stem}{codec.bitstream_suffix}"
     png = out_dir / f"{stem}.png"
     record_file = out_dir / f"{stem}.json"
-    key = _cache_key(source_sha, frame, codec, yuv)
+    key = _cache_key(source_sha, frame, codec, yuv, _portable_text(version_output, codec))
     cached = _reusable(record_file, key, bitstream, png)
     if cached is not None:
         return cached
@@ -145,13 +158,22 @@ def _ladder_point(
         "decoded_sha256": sha256_file(png),
         "psnr_y": _psnr_y(source_luma, yuv.bit_depth, planes[0], decoded_format.bit_depth),
         "encoder_version": codec.parse_version(version_output + "\n" + encoded.output),
-        "encode_cmd": encoded.command_line,
-        "decode_cmd": decoded.command_line,
+        "encode_cmd": encoded.portable_command_line,
+        "decode_cmd": decoded.portable_command_line,
         "encode_s": round(encoded.seconds, 3),
         "decode_s": round(decoded.seconds, 3),
     }
     write_json(record_file, point)
     return point
+
+
+def _portable_text(tool_output: str, codec: Codec) -> str:
+    """A tool's version output without the folders its tools are installed in."""
+    for tool in codec.version_args()[:1]:
+        folder = str(Path(tool).parent)
+        if folder not in ("", "."):
+            tool_output = tool_output.replace(folder + "/", "")
+    return tool_output
 
 
 def _psnr_y(

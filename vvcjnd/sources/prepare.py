@@ -44,7 +44,7 @@ FILTERS = {
 MANIFEST_COLUMNS = [
     "image_id",
     "session",
-    "source_path",
+    "source",
     "source_sha256",
     "png_sha256",
     "orig_width",
@@ -56,11 +56,14 @@ MANIFEST_COLUMNS = [
 
 @dataclass(frozen=True)
 class SourceImage:
-    """One pristine source: id (safe as a file name), file, subjective-test session (>= 1)."""
+    """One pristine source: id (safe as a file name), file, subjective-test session (>= 1),
+    and ``name``: the file as the dataset records it, the same on every machine (the
+    scikit-image name, or the path relative to the configured root)."""
 
     image_id: str
     path: Path
     session: int
+    name: str
 
 
 # -- discovery (cheap: runs when the workflow starts, before any job) -----------------------
@@ -79,7 +82,7 @@ def discover(sources: dict) -> list[SourceImage]:
         files = _files_of(kind, sources)
         sessions = _sessions(len(files), sources["session_size"])
         images = [
-            SourceImage(_safe_id(file.stem), file, session)
+            SourceImage(_safe_id(file.stem), file, session, _portable_name(kind, file, sources))
             for file, session in zip(files, sessions, strict=True)
         ]
     _check_unique(images)
@@ -99,6 +102,26 @@ def _files_of(kind: str, sources: dict) -> list[Path]:
     if not files:
         raise VvcjndError(f"sources.path {sources['path']!r} matches no image file")
     return [Path(p) for p in natsorted(files, key=str)]
+
+
+def _portable_name(kind: str, file: Path, sources: dict) -> str:
+    """``skimage:<file name>`` for scikit-image's images, else the path relative to the root:
+    the folder (kind folder) or the part of the pattern before its first wildcard (glob)."""
+    if kind == "skimage":
+        return f"skimage:{file.name}"
+    parts = Path(sources["path"]).parts
+    if kind == "glob":
+        magic = [index for index, part in enumerate(parts) if glob.has_magic(part)]
+        parts = parts[: magic[0]] if magic else parts[:-1]
+    return _relative(file, Path(*parts) if parts else Path("."))
+
+
+def _relative(file: Path, root: Path) -> str:
+    """``file`` relative to ``root`` as a POSIX path (``file`` itself when outside it)."""
+    try:
+        return Path(file).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(file).as_posix()
 
 
 def _skimage_file(name: str) -> Path:
@@ -149,7 +172,7 @@ def _from_manifest(path: Path) -> list[SourceImage]:
         file = Path(row.path)
         if not file.is_absolute():
             file = path.parent / file
-        images.append(SourceImage(image_id, file, int(session_text)))
+        images.append(SourceImage(image_id, file, int(session_text), _relative(file, path.parent)))
     if not images:
         raise VvcjndError(f"sources manifest {path} lists no image")
     return images
@@ -168,7 +191,8 @@ def _from_published(root: Path) -> list[SourceImage]:
     for session, folder in sorted(folders):
         files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
         for file in natsorted(files, key=str):
-            images.append(SourceImage(f"s{session}_{_safe_id(file.stem)}", file, session))
+            image_id = f"s{session}_{_safe_id(file.stem)}"
+            images.append(SourceImage(image_id, file, session, _relative(file, root)))
     return images
 
 
@@ -286,7 +310,7 @@ def prepare_sources(images: list[SourceImage], sources: dict, image_dir: Path, m
             {
                 "image_id": image.image_id,
                 "session": image.session,
-                "source_path": str(image.path),
+                "source": image.name,
                 "source_sha256": sha256_file(image.path),
                 "png_sha256": sha256_file(png_path),
                 "orig_width": orig_w,

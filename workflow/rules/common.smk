@@ -6,9 +6,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from vvcjnd.config import qp_ladder
+from vvcjnd.config import qp_ladder, result_settings
 from vvcjnd.distort.codecs import codec_from_config
 from vvcjnd.errors import VvcjndError
+from vvcjnd.formats import FORMAT
 from vvcjnd.distort.costs import ladder_memory_mb, ladder_runtime_minutes
 from vvcjnd.paths import PROFILE_FILES, profile_paths
 from vvcjnd.paths import pristine_png as pristine_png_path
@@ -30,6 +31,42 @@ SESSION = {source.image_id: source.session for source in SOURCES}
 wildcard_constraints:
     image="[A-Za-z0-9][A-Za-z0-9_.-]*",
     encoder=re.escape(ENCODER),
+
+
+def settings(section, *drop):
+    """Config ``section`` without its operational keys (and without ``drop``): a rule's params
+    carry exactly the keys that can change its outputs."""
+    kept = result_settings(config, section)
+    return {key: value for key, value in kept.items() if key not in drop}
+
+
+def source_settings():
+    """The sources section without the key its kind does not read (names or path)."""
+    return settings(
+        "sources", "path" if config["sources"]["kind"] == "skimage" else "names"
+    )
+
+
+def source_files():
+    """The source files as inputs; none for scikit-image's images (see shipped_images_version)."""
+    if config["sources"]["kind"] == "skimage":
+        return []
+    return [str(source.path) for source in SOURCES]
+
+
+def shipped_images_version():
+    """scikit-image's version when the sources are its images (they change only with it)."""
+    if config["sources"]["kind"] != "skimage":
+        return None
+    from importlib.metadata import version
+
+    return version("scikit-image")
+
+
+def encode_settings():
+    """The encoder settings that determine the ladder: the encoder and its own section."""
+    encode = settings("encode")
+    return {"encoder": ENCODER, ENCODER: encode[ENCODER]}
 
 
 def pristine_png(image):

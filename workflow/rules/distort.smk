@@ -14,9 +14,12 @@ rule encode_ladder:
     resources:
         mem_mb=ladder_mem_mb,
         runtime=ladder_runtime_min,
+        # operational: a time-out cannot change a result, so it is no param (never reruns)
+        timeout_s=config["encode"]["timeout_s"],
     params:
-        encode=config["encode"],
-        colour=config["colour"],
+        encode=encode_settings(),
+        colour=settings("colour"),
         qps=QPS,
+        format=FORMAT["distort"],
     script:
         "../scripts/encode_ladder.py"

@@ -31,8 +31,9 @@ rule evaluate_models:
     params:
         infer_dir=folder_of("residuals", up=2),
         images_dir=folder_of("images"),
-        settings=config["evaluate"],
+        settings=settings("evaluate"),
         seed=config["seed"],
+        format=FORMAT["evaluate"],
     script:
         "../scripts/evaluate_models.py"
 
@@ -79,6 +80,7 @@ rule evaluate_jnd_qp:
         qps=QPS,
         size=config["patches"]["size"],
         stride=config["infer"]["stride"],
+        format=FORMAT["evaluate"],
     script:
         "../scripts/evaluate_jnd_qp.py"
 

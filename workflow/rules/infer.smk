@@ -18,10 +18,12 @@ rule infer_image:
         # about 15 s per 1080p image on 2 cores at the paper's width; 1.5 GB at batch 64
         mem_mb=lambda wildcards, input: 1000 + math.ceil(250 * megapixels(input.image)),
         runtime=lambda wildcards, input: 5 + math.ceil(megapixels(input.image)),
+        batch_size=config["infer"]["batch_size"],
     params:
-        infer=config["infer"],
+        infer=settings("infer", "gallery_images"),
         patch_size=config["patches"]["size"],
         seed=config["seed"],
+        format=FORMAT["infer"],
     script:
         "../scripts/infer_image.py"
 
@@ -51,6 +53,7 @@ rule infer_gallery:
         images_dir=folder_of("images"),
         gallery_images=config["infer"]["gallery_images"],
         map_max=config["infer"]["map_max"],
+        format=FORMAT["infer"],
     script:
         "../scripts/infer_gallery.py"
 

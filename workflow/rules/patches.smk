@@ -33,8 +33,9 @@ rule patch_dataset:
         + math.ceil(sum(megapixels(path) for path in input.images) / 60),
     params:
         ladder_dir=folder_of("ladders"),
-        settings=config["patches"],
+        settings=settings("patches", "figure_pairs"),
         seed=config["seed"],
+        format=FORMAT["patches"],
     script:
         "../scripts/patches_dataset.py"
 
@@ -63,6 +64,7 @@ rule patch_figure:
     params:
         pairs=config["patches"]["figure_pairs"],
         seed=config["seed"],
+        format=FORMAT["patches"],
     script:
         "../scripts/patches_figure.py"
 

@@ -21,6 +21,7 @@ rule image_quality:
     params:
         session=lambda wildcards: SESSION[wildcards.image],
         vmaf=config["quality"]["vmaf"],
+        format=FORMAT["quality"],
     script:
         "../scripts/image_quality.py"
 
@@ -44,6 +45,8 @@ rule quality_table:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        format=FORMAT["quality"],
     script:
         "../scripts/quality_table.py"
 

@@ -1,7 +1,7 @@
 rule canonicalise_sources:
     """Decode, check and canonicalise every pristine image; write the sources manifest."""
     input:
-        [str(source.path) for source in SOURCES],
+        source_files(),
     output:
         manifest=f"{RESULTS}/sources/manifest.tsv",
         images=[pristine_png(image) for image in IMAGES],
@@ -13,10 +13,14 @@ rule canonicalise_sources:
         "../../envs/encode.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: 1000
-        + math.ceil(20 * max(megapixels(path) for path in input) + 10 * len(input)),
-        runtime=lambda wildcards, input: 5 + len(input) // 20,
+        mem_mb=lambda wildcards: 1000
+        + math.ceil(20 * max(megapixels(s.path) for s in SOURCES) + 10 * len(SOURCES)),
+        runtime=lambda wildcards: 5 + len(SOURCES) // 20,
     params:
-        sources=config["sources"],
+        sources=source_settings(),
+        # scikit-image's own images are no inputs (their install path differs between
+        # installs): the package version stands for them
+        shipped_images=shipped_images_version(),
+        format=FORMAT["sources"],
     script:
         "../scripts/sources.py"

@@ -18,6 +18,6 @@ with logged(snakemake.log[0], snakemake.output):
         yuv=YuvFormat.from_config(snakemake.params.colour),
         qps=snakemake.params.qps,
         workers=snakemake.threads,
-        timeout_s=snakemake.params.encode["timeout_s"],
+        timeout_s=snakemake.resources.timeout_s,
         log=Path(snakemake.log[0]),
     )

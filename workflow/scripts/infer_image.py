@@ -11,7 +11,9 @@ from vvcjnd.workflow import logged
 with logged(snakemake.log[0], snakemake.output) as logger:
     torch.set_num_threads(snakemake.threads)
     settings = replace(
-        InferSettings.from_config(snakemake.params.infer), patch_size=snakemake.params.patch_size
+        InferSettings.from_config(snakemake.params.infer),
+        patch_size=snakemake.params.patch_size,
+        batch_size=snakemake.resources.batch_size,
     )
     checkpoint = Path(snakemake.input.checkpoint)
     paths = {key: Path(path) for key, path in snakemake.output.items()}

@@ -8,7 +8,11 @@ from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output):
     build_labels(
-        snakemake.config,
+        {
+            "labels": snakemake.params.labels,
+            "encode": {"qp": snakemake.params.qp},
+            "seed": snakemake.params.seed,
+        },
         snakemake.input.manifest,
         dict(snakemake.output.items()),
         simulated_dir=Path(snakemake.input.raw[0]).parent,

@@ -1,0 +1,96 @@
+"""Every config key's effect on a finished run: exactly its rules and their downstream rerun,
+and an operational key reruns nothing. The table is tests/config_effects.yaml; the keys come
+from the schemas, so a new key without a row fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vvcjnd.config import operational_keys, schema_nodes, validate_config
+
+from .conftest import REPO
+
+EFFECTS = yaml.safe_load((REPO / "tests" / "config_effects.yaml").read_text())
+
+
+def leaf_keys() -> set[str]:
+    """Dotted names of the schemas' leaf keys (a key whose value is not a further section)."""
+    nodes = dict(schema_nodes())
+    leaves = set()
+    for key, node in nodes.items():
+        parent, _, name = key.rpartition(".")
+        declared = not parent or name in nodes[parent].get("properties", {})
+        if declared and "properties" not in node:
+            leaves.add(key)
+    return leaves
+
+
+def test_the_table_names_every_schema_key_and_no_other():
+    missing, unknown = leaf_keys() - set(EFFECTS), set(EFFECTS) - leaf_keys()
+    assert not missing, f"add these keys to tests/config_effects.yaml: {sorted(missing)}"
+    assert not unknown, f"tests/config_effects.yaml names keys no schema has: {sorted(unknown)}"
+
+
+def test_operational_keys_are_exactly_the_schemas_marked_ones():
+    table = {key for key, row in EFFECTS.items() if row.get("operational")}
+    assert table == operational_keys()
+    assert all(EFFECTS[key]["reruns"] == [] for key in table)
+
+
+def _set(config: dict, key: str, value) -> dict:
+    changed = copy.deepcopy(config)
+    *sections, name = key.split(".")
+    node = changed
+    for section in sections:
+        node = node.setdefault(section, {})
+        node = node if node is not None else {}
+    if node.get(name) == value:
+        raise AssertionError(f"tests/config_effects.yaml: {key} already is {value!r}")
+    node[name] = value
+    return changed
+
+
+def _plans(workdir: Path, requests: list[dict]) -> list[dict]:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "plan_jobs.py"), str(workdir)],
+        input=json.dumps(requests), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.mark.slow
+def test_each_change_reruns_exactly_its_rules_and_their_downstream(finished_small_run):
+    workdir, config = finished_small_run
+    cases = {key: row for key, row in sorted(EFFECTS.items()) if "skip" not in row}
+    requests, forced = [{"configfile": str(workdir / "config.yaml")}], {}
+    for key, row in cases.items():
+        changed = _set(config, key, row["change"])
+        validate_config(copy.deepcopy(changed))  # a bad `change` fails here, naming the key
+        path = workdir / f"changed_{key}.yaml"
+        path.write_text(yaml.safe_dump(changed))
+        requests.append({"configfile": str(path)})
+        forced.setdefault(tuple(row["reruns"]), None)
+    forced_rules = [rules for rules in forced if rules]
+    requests += [{"configfile": str(workdir / "config.yaml"), "forcerun": list(rules)}
+                 for rules in forced_rules]  # fmt: skip
+    answers = _plans(workdir, requests)
+    assert answers[0] == {}, f"the finished run is not up to date: {answers[0]}"
+    expected = {(): set()}
+    for rules, answer in zip(forced_rules, answers[1 + len(cases) :], strict=True):
+        expected[rules] = set(answer)
+    wrong = []
+    for (key, row), answer in zip(cases.items(), answers[1:], strict=False):
+        planned = set(answer)
+        want = expected[tuple(row["reruns"])]
+        if "error" in answer or planned != want:
+            wrong.append(f"{key}: planned {sorted(planned)}, expected {sorted(want)}")
+    assert not wrong, "\n".join(wrong)
