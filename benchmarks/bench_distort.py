@@ -30,6 +30,7 @@ import yaml
 from summary import Row, add_summary_argument, write_summary
 
 from vvcjnd.colour import YuvFormat
+from vvcjnd.distort.codecs import bundled_ffmpeg
 from vvcjnd.images import read_png
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +52,11 @@ def ladder_targets(workdir: Path) -> list[str]:
 
 
 def bare_commands_seconds(workdir: Path, colour: dict) -> float:
-    """Re-run every recorded encode and decode command sequentially in a copy; sum wall times."""
+    """Re-run every recorded encode and decode command sequentially in a copy; sum wall times.
+
+    Records name the tool by its file name (portable records); it is the bundled ffmpeg.
+    """
+    ffmpeg = bundled_ffmpeg()
     total = 0.0
     yuv = YuvFormat.from_config(colour)
     for record_path in sorted((workdir / "results/ladder/vvenc").glob("*.json")):
@@ -64,7 +69,10 @@ def bare_commands_seconds(workdir: Path, colour: dict) -> float:
         for point in record["points"]:
             for command in (point["encode_cmd"], point["decode_cmd"]):
                 start = time.perf_counter()
-                subprocess.run(shlex.split(command), cwd=workdir, check=True,
+                args = shlex.split(command)
+                if args[0] == Path(ffmpeg).name:
+                    args[0] = ffmpeg
+                subprocess.run(args, cwd=workdir, check=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
                 total += time.perf_counter() - start
         source.unlink()

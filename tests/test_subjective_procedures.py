@@ -13,7 +13,7 @@ from vvcjnd.subjective.schedule import (
     TRAP_MAX,
     TRAP_SAME,
     Past,
-    TestPlan,
+    TrialPlan,
     next_trial,
     subject_order,
 )
@@ -64,7 +64,7 @@ def test_bisection_is_pure_and_checks_its_input():
     )
 
 
-PLAN = TestPlan(
+PLAN = TrialPlan(
     seed=2021,
     procedure="bisection",
     level_name="qp",
@@ -81,13 +81,17 @@ PLAN = TestPlan(
 )
 
 
-def play(plan: TestPlan, subject: str, thresholds: dict[str, int]) -> list:
+def play(plan: TrialPlan, subject: str, thresholds: dict[str, int]) -> list:
     """Every trial of a whole session with a deterministic observer."""
     history, specs = [], []
     while (spec := next_trial(plan, subject, history)) is not None:
         noticed = spec.level_index is not None and spec.level_index >= thresholds[spec.image_id]
         answer = "different" if noticed else "same"
-        history.append(Past(spec.kind, spec.image_id, spec.session, spec.level_index, answer))
+        history.append(
+            Past(
+                spec.kind, spec.image_id, spec.session, spec.level_index, answer, spec.break_before
+            )
+        )
         specs.append(spec)
         assert len(specs) < 500
     return specs
@@ -103,7 +107,7 @@ def test_schedule_is_reproducible_per_subject_and_differs_between_subjects():
     assert [s.kind for s in first[:2]] == [TRAINING, TRAINING]
     assert first[0].level_index == 38 and first[1].level_index is None
     kinds = [s.kind for s in first[2:]]
-    assert set(kinds) <= {DATA, TRAP_SAME, TRAP_MAX} and TRAP_SAME in kinds or TRAP_MAX in kinds
+    assert set(kinds) == {DATA, TRAP_SAME, TRAP_MAX}
     data = [s for s in first if s.kind == DATA]
     assert len(data) <= 5 * 6  # at most 6 trials per image on 39 levels
     assert {s.distorted_slot for s in first} == {"left", "right"}
@@ -116,11 +120,13 @@ def test_schedule_keeps_sessions_together_and_breaks_between_them():
     first = order[0][0]
     switch = sessions.index(order[1][0])
     assert set(sessions[:switch]) == {first} and set(sessions[switch:]) == {order[1][0]}
-    assert specs[PLAN.training_trials + switch].break_before
-    for spec in specs:
+    switched = specs[PLAN.training_trials + switch]
+    assert switched.break_before or specs[switched.seq - 1].break_before
+    for before, spec in zip(specs, specs[1:], strict=False):
         tested = spec.seq - PLAN.training_trials
         if tested > 0 and tested % PLAN.break_every == 0:
-            assert spec.break_before
+            assert spec.break_before != before.break_before  # due, unless one came just before
+        assert not (before.break_before and spec.break_before)
     data = [s for s in specs if s.kind == DATA]
     repeats = sum(a.image_id == b.image_id for a, b in zip(data, data[1:], strict=False))
     assert repeats < len(data) // 2  # searches of a session are interleaved

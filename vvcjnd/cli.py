@@ -132,6 +132,60 @@ def _infer(args: argparse.Namespace) -> None:
         print(f"{image_path}: PSNR {summary['psnr_db']:.2f} dB -> {paths['jnd_png']}")
 
 
+def _add_import_checkpoint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", type=Path, help="the authors' state_dict (e.g. JND_95676_G.pth)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="our checkpoint (.pt)")
+
+
+def _import_checkpoint(args: argparse.Namespace) -> None:
+    from vvcjnd.model.authors import import_checkpoint
+
+    info = import_checkpoint(args.source, args.output)
+    print(
+        f"{args.source}: release network, width {info['width']}, sha256 {info['sha256']}; "
+        f"mapped {info['keys']} keys, ignored {info['ignored_keys']} of never-run branches "
+        f"-> {args.output}"
+    )
+
+
+def _add_apply_network(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("patches", type=Path, help="float32 (N, 1, H, W) .npy in [-1, 1]")
+    parser.add_argument(
+        "--checkpoint", required=True, type=Path, help="our .pt or the authors' .pth"
+    )
+    parser.add_argument("-o", "--output", required=True, type=Path, help="output .npy")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def _apply_network(args: argparse.Namespace) -> None:
+    import io
+
+    import numpy as np
+    import torch
+
+    from vvcjnd.io import write_bytes
+    from vvcjnd.model.authors import load_any_model
+    from vvcjnd.model.checkpoint import describe_origin
+    from vvcjnd.model.network import apply_network
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        patches = np.load(args.patches, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise VvcjndError(f"cannot read {args.patches} as a .npy array: {exc}") from exc
+    model, _, state = load_any_model(args.checkpoint)
+    try:
+        output = apply_network(model, patches, args.batch_size)
+    except VvcjndError as exc:
+        raise VvcjndError(f"{args.patches}: {exc}") from exc
+    buffer = io.BytesIO()
+    np.save(buffer, output, allow_pickle=False)
+    write_bytes(args.output, buffer.getvalue())
+    print(f"{len(output)} patches through {describe_origin(state)} -> {args.output}")
+
+
 def _add_subjective(parser: argparse.ArgumentParser) -> None:
     """``subjective serve --db DB [--stimuli TSV] [--host H] [--port P]`` and
     ``subjective export --db DB -o DIR`` (docs/subjective.md)."""
@@ -171,6 +225,16 @@ def _commands() -> dict:
             "compare the dataset checksums of two runs",
         ),
         "infer": (_add_infer, _infer, "JND profiles of images with a trained model"),
+        "import-checkpoint": (
+            _add_import_checkpoint,
+            _import_checkpoint,
+            "convert the authors' released weights (.pth) into our checkpoint",
+        ),
+        "apply-network": (
+            _add_apply_network,
+            _apply_network,
+            "run the bare network on (N, 1, H, W) patches in [-1, 1]",
+        ),
         "subjective": (
             _add_subjective,
             _subjective,

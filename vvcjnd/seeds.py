@@ -16,9 +16,13 @@ import numpy as np
 
 STREAMS = {
     "labels_simulate": 3,  # keys: session
+    "labels_bootstrap": 31,  # keys: image id
+    "labels_planning": 32,
     "train": 400,  # the training seed (torch's initial seed, epoch orders, flips)
     "patch_split": 4001,
     "patch_figure": 4002,
+    "subjective_order": 7001,  # keys: subject id (session and image order)
+    "subjective_trial": 7002,  # keys: subject id, trial number (side, traps)
     "infer_sign": 6001,  # keys: image id
     "evaluate_noise": 6002,  # keys: image id
 }

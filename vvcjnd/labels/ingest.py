@@ -206,13 +206,33 @@ def read_tidy_samples(
         table = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise VvcjndError(f"cannot parse tidy label table {path}: {exc}") from exc
+    lines = (np.arange(len(table)) + 2).tolist()  # line 1 is the header
+    return tidy_samples(
+        table, manifest, ladder, f"tidy label table {path}", path.name, "line", lines
+    )
+
+
+def tidy_samples(
+    table: pd.DataFrame,
+    manifest: pd.DataFrame,
+    ladder: list[int],
+    name: str,
+    short_name: str,
+    unit: str,
+    row_numbers: list[int],
+) -> pd.DataFrame:
+    """Samples of a tidy table of text columns (image_id, subject_id, jnd_qp[, session]).
+
+    ``name`` names the table in messages, ``unit`` and ``row_numbers`` (one per row) its rows
+    (``line`` 2, 3, ...); the origin column is ``short_name`` and the row. Shared by the tidy
+    file reader and the subjective test's database (``labels.source: test``).
+    """
     missing_columns = [c for c in TIDY_REQUIRED if c not in table.columns]
     if missing_columns:
         raise VvcjndError(
-            f"tidy label table {path} lacks column(s) {missing_columns}; it has "
+            f"{name} lacks column(s) {missing_columns}; it has "
             f"{list(table.columns)} (expected image_id, subject_id, jnd_qp[, session])"
         )
-    lines = np.arange(len(table)) + 2  # line 1 is the header
     table = table.apply(lambda column: column.str.strip())
     session_of = dict(zip(manifest["image_id"], manifest["session"], strict=True))
 
@@ -220,7 +240,7 @@ def read_tidy_samples(
     if unknown.any():
         first = np.flatnonzero(unknown)[0]
         raise VvcjndError(
-            f"tidy label table {path} line {lines[first]}: image_id "
+            f"{name} {unit} {row_numbers[first]}: image_id "
             f"'{table['image_id'].iloc[first]}' is not in the manifest "
             f"({int(unknown.sum())} row(s) with unknown image ids)"
         )
@@ -232,7 +252,7 @@ def read_tidy_samples(
         if wrong.any():
             first = np.flatnonzero(wrong)[0]
             raise VvcjndError(
-                f"tidy label table {path} line {lines[first]}: session "
+                f"{name} {unit} {row_numbers[first]}: session "
                 f"'{table['session'].iloc[first]}' of image '{table['image_id'].iloc[first]}' "
                 f"differs from its manifest session {sessions.iloc[first]}"
             )
@@ -245,7 +265,7 @@ def read_tidy_samples(
     if off_ladder.any():
         first = np.flatnonzero(off_ladder)[0]
         raise VvcjndError(
-            f"tidy label table {path} line {lines[first]}: jnd_qp '{text.iloc[first]}' is not "
+            f"{name} {unit} {row_numbers[first]}: jnd_qp '{text.iloc[first]}' is not "
             f"{_value_expectation('qp', ladder)}; {int(off_ladder.sum())} such value(s)"
         )
 
@@ -253,10 +273,12 @@ def read_tidy_samples(
     duplicate = pairs.duplicated(keep=False)
     if duplicate.any():
         image, subject = pairs[duplicate].iloc[0]
-        clash = lines[((pairs["image_id"] == image) & (pairs["subject_id"] == subject)).to_numpy()]
+        clash = np.asarray(row_numbers)[
+            ((pairs["image_id"] == image) & (pairs["subject_id"] == subject)).to_numpy()
+        ]
         raise VvcjndError(
-            f"tidy label table {path}: image '{image}' and subject '{subject}' appear more "
-            f"than once (lines {clash.tolist()})"
+            f"{name}: image '{image}' and subject '{subject}' appear more than once "
+            f"({unit}s {clash.tolist()})"
         )
     return pd.DataFrame(
         {
@@ -264,7 +286,7 @@ def read_tidy_samples(
             "session": sessions,
             "subject_id": table["subject_id"],
             "jnd_qp": qp,
-            "origin": [f"{path.name} line {line}" for line in lines],
+            "origin": [f"{short_name} {unit} {number}" for number in row_numbers],
         }
     )[SAMPLE_COLUMNS]
 

@@ -11,7 +11,7 @@ from vvcjnd.distort.codecs import codec_from_config
 from vvcjnd.errors import VvcjndError
 from vvcjnd.formats import FORMAT
 from vvcjnd.distort.costs import ladder_memory_mb, ladder_runtime_minutes
-from vvcjnd.paths import PROFILE_FILES, profile_paths
+from vvcjnd.paths import PROFILE_FILES, ladder_record, patch_array, profile_paths
 from vvcjnd.paths import pristine_png as pristine_png_path
 from vvcjnd.sources.prepare import discover
 
@@ -72,6 +72,16 @@ def encode_settings():
 def pristine_png(image):
     """Canonical pristine PNG of an image id."""
     return str(pristine_png_path(f"{RESULTS}/sources/images", image))
+
+
+def ladder_json(image, encoder=ENCODER):
+    """The ladder record of an image (or wildcard) for an encoder."""
+    return str(ladder_record(f"{RESULTS}/ladder/{encoder}", image))
+
+
+def ladder_jsons():
+    """Every image's ladder record; each is written after all of its decoded PNGs."""
+    return [ladder_json(image) for image in IMAGES]
 
 
 def megapixels(path):

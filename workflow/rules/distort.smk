@@ -3,7 +3,7 @@ rule encode_ladder:
     input:
         image=pristine_png("{image}"),
     output:
-        record=f"{RESULTS}/ladder/{{encoder}}/{{image}}.json",
+        record=ladder_json("{image}", "{encoder}"),
     log:
         f"{RESULTS}/logs/ladder/{{encoder}}/{{image}}.log",
     benchmark:

@@ -45,8 +45,7 @@ rule evaluate_jnd_qp:
         splits=f"{RESULTS}/patches/splits.tsv",
         quality=f"{RESULTS}/quality/{ENCODER}.tsv",
         images=[pristine_png(image) for image in IMAGES],
-        # each ladder record is written after all of its image's decoded PNGs exist
-        ladders=expand(f"{RESULTS}/ladder/{ENCODER}/{{image}}.json", image=IMAGES),
+        ladders=ladder_jsons(),
         summaries=[profile_file(image, "summary") for image in IMAGES],
     output:
         table=f"{EVALUATE}/jnd_qp.tsv",

@@ -6,6 +6,19 @@ from vvcjnd.paths import raw_label_files
 
 LABELS = f"{RESULTS}/labels"
 LABEL_SESSIONS = sorted(set(SESSION.values()))
+LABEL_SOURCE_SECTIONS = {
+    "simulated": "simulate",
+    "mat": "mat",
+    "tidy": "tidy",
+    "test": "test",
+}
+
+
+def label_settings():
+    """The labels section with only the configured source's own sub-section."""
+    source = config["labels"]["source"]
+    inactive = [s for k, s in LABEL_SOURCE_SECTIONS.items() if k != source]
+    return settings("labels", *inactive)
 
 
 rule labels_simulate:
@@ -33,6 +46,7 @@ rule labels_simulate:
         simulate=config["labels"]["simulate"],
         ladder=QPS,
         seed=config["seed"],
+        format=FORMAT["labels"],
     script:
         "../scripts/labels_simulate.py"
 
@@ -61,8 +75,10 @@ rule labels_jnd:
         mem_mb=1000,
         runtime=5,
     params:
-        labels=config["labels"],
-        ladder=QPS,
+        labels=label_settings(),
+        qp=config["encode"]["qp"],
+        seed=config["seed"],
+        format=FORMAT["labels"],
     script:
         "../scripts/labels_jnd.py"
 
@@ -102,6 +118,7 @@ rule labels_figures:
         runtime=5,
     params:
         ladder=QPS,
+        format=FORMAT["labels"],
     script:
         "../scripts/labels_figures.py"
 

@@ -1,4 +1,4 @@
-PATCH_SPLITS = ["train", "val", "test"]
+from vvcjnd.paths import KINDS, SPLITS
 
 
 rule patch_dataset:
@@ -7,14 +7,13 @@ rule patch_dataset:
         manifest=f"{RESULTS}/sources/manifest.tsv",
         labels=f"{RESULTS}/labels/jnd.tsv",
         images=[pristine_png(image) for image in IMAGES],
-        # each ladder record is written after all of its image's decoded PNGs exist
-        ladders=expand(f"{RESULTS}/ladder/{ENCODER}/{{image}}.json", image=IMAGES),
+        ladders=ladder_jsons(),
     output:
-        arrays=expand(
-            f"{RESULTS}/patches/{{split}}_{{kind}}.npy",
-            split=PATCH_SPLITS,
-            kind=["pristine", "jnd"],
-        ),
+        arrays=[
+            str(patch_array(f"{RESULTS}/patches", split, kind))
+            for split in SPLITS
+            for kind in KINDS
+        ],
         index=f"{RESULTS}/patches/index.tsv",
         splits=f"{RESULTS}/patches/splits.tsv",
         summary=f"{RESULTS}/patches/summary.json",

@@ -1,7 +1,7 @@
 rule image_quality:
     """Quality of one image's decoded ladder: PSNR, SSIM, MS-SSIM and VMAF per QP."""
     input:
-        record=f"{RESULTS}/ladder/{{encoder}}/{{image}}.json",
+        record=ladder_json("{image}", "{encoder}"),
         image=pristine_png("{image}"),
     output:
         table=f"{RESULTS}/quality/{{encoder}}/{{image}}.tsv",

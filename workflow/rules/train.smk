@@ -2,7 +2,7 @@ from vvcjnd.model.costs import training_runtime_minutes
 
 TRAIN = f"{RESULTS}/train"
 TRAIN_PATCHES = {
-    f"{split}_{kind}": f"{RESULTS}/patches/{split}_{kind}.npy"
+    f"{split}_{kind}": str(patch_array(f"{RESULTS}/patches", split, kind))
     for split in ["train", "val"]
     for kind in ["pristine", "jnd"]
 }
@@ -34,7 +34,15 @@ rule train:
         runtime=lambda wildcards, input, threads: training_runtime_minutes(
             config["train"], [input.train_pristine, input.val_pristine], threads
         ),
+        # operational settings travel as resources: they never rerun the training
+        eval_batch_size=config["train"]["eval_batch_size"],
+        num_workers=config["train"]["num_workers"],
+        progress=int(config["train"]["progress"]),
+        resume=int(config["train"]["resume"]),
     params:
+        train=settings("train"),
+        seed=config["seed"],
+        format=FORMAT["model"],
         # per-epoch checkpoints live outside the outputs so that a killed job resumes
         state_dir=f"{TRAIN}/state",
     script:

@@ -1,0 +1,267 @@
+"""The test's SQLite store: WAL journal, synchronous=FULL, one transaction per answer.
+
+Tables: ``meta`` (the plan the database was created for), ``subjects`` (one row per subject:
+consent, the latest viewing check) and ``trials`` (one row per served trial: what was shown,
+the answer, response time and timestamps). Answers are the only state: a subject's next trial
+is recomputed from them (:mod:`vvcjnd.subjective.schedule`), so every acknowledged answer is on
+disk before the reply leaves and a restarted server resumes every subject.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vvcjnd.errors import VvcjndError
+from vvcjnd.subjective.schedule import Past, TrialPlan, TrialSpec
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS subjects (
+    subject_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    consent_at TEXT,
+    checked_at TEXT,
+    screen_w INTEGER, screen_h INTEGER, window_w INTEGER, window_h INTEGER,
+    dpr REAL, user_agent TEXT, display TEXT,
+    finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS trials (
+    trial_id TEXT PRIMARY KEY,
+    subject_id TEXT NOT NULL REFERENCES subjects (subject_id),
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    session INTEGER NOT NULL,
+    level_index INTEGER,
+    level INTEGER,
+    distorted_slot TEXT NOT NULL,
+    display TEXT NOT NULL,
+    break_before INTEGER NOT NULL,
+    served_at TEXT NOT NULL,
+    answer TEXT,
+    response_ms INTEGER,
+    answered_at TEXT,
+    UNIQUE (subject_id, seq)
+);
+"""
+
+
+class Refused(Exception):
+    """A request the store turns down: an HTTP status and a short message for the client."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def now() -> str:
+    """UTC time stamp with milliseconds, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def connect_readonly(path: str | os.PathLike) -> sqlite3.Connection:
+    """A read-only connection (export, labels); a missing file is an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise VvcjndError(f"test database {path} not found")
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
+def stored_plan(connection: sqlite3.Connection, path) -> str:
+    """The plan.json text a database was created for."""
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'plan'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise VvcjndError(f"{path} is not a vvcjnd test database: {exc}") from exc
+    if row is None:
+        raise VvcjndError(f"{path} is not a vvcjnd test database (no plan)")
+    return row[0]
+
+
+class Store:
+    """The server's one connection; every method is one transaction under one lock."""
+
+    def __init__(self, path: str | os.PathLike, plan: TrialPlan, plan_text: str):
+        self.path = Path(path)
+        self.plan = plan
+        self.lock = threading.RLock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = FULL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        with self.db:
+            self.db.executescript(SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'plan'").fetchone()
+            if row is None:
+                self.db.execute("INSERT INTO meta VALUES ('plan', ?)", (plan_text,))
+            elif row[0] != plan_text:
+                raise VvcjndError(
+                    f"test database {self.path} was created for another stimulus set or plan; "
+                    "use a new --db for this one"
+                )
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _write(self, sql: str, args: tuple, *more: tuple[str, tuple]) -> None:
+        """Run the statements in one committed transaction (all or nothing)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement, values in [(sql, args), *more]:
+                self.db.execute(statement, values)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        # Move committed pages into the main file, so that its contents (the label stage's
+        # rule input) change with every answer; the WAL alone already makes them durable.
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def subject(self, subject_id: str) -> sqlite3.Row:
+        with self.lock:
+            row = self.db.execute("SELECT * FROM subjects WHERE subject_id = ?", (subject_id,))
+            row = row.fetchone()
+        if row is None:
+            raise Refused(404, "unknown subject")
+        return row
+
+    def register(self, subject_id: str) -> sqlite3.Row:
+        """The subject's row, created on first sight (a returning id resumes)."""
+        with self.lock:
+            self._write(
+                "INSERT OR IGNORE INTO subjects (subject_id, created_at) VALUES (?, ?)",
+                (subject_id, now()),
+            )
+            return self.subject(subject_id)
+
+    def consent(self, subject_id: str) -> None:
+        with self.lock:
+            self.subject(subject_id)
+            self._write(
+                "UPDATE subjects SET consent_at = COALESCE(consent_at, ?) WHERE subject_id = ?",
+                (now(), subject_id),
+            )
+
+    def viewing(self, subject_id: str, conditions: dict, display: str | None) -> None:
+        """Record a viewing check and the display mode it allows (also for the open trial);
+        ``display`` None (the window is too small) stops the subject until a check passes."""
+        with self.lock:
+            if self.subject(subject_id)["consent_at"] is None:
+                raise Refused(409, "consent first")
+            open_trial = []
+            if display is not None:
+                sql = "UPDATE trials SET display = ? WHERE subject_id = ? AND answer IS NULL"
+                open_trial.append((sql, (display, subject_id)))
+            measured = [conditions[k] for k in ("screen_w", "screen_h", "window_w", "window_h")]
+            self._write(
+                "UPDATE subjects SET checked_at = ?, screen_w = ?, screen_h = ?, window_w = ?, "
+                "window_h = ?, dpr = ?, user_agent = ?, display = ? WHERE subject_id = ?",
+                (
+                    now(),
+                    *measured,
+                    conditions["dpr"],
+                    conditions["user_agent"],
+                    display,
+                    subject_id,
+                ),
+                *open_trial,
+            )
+
+    def history(self, subject_id: str) -> list[Past]:
+        rows = self.db.execute(
+            "SELECT kind, image_id, session, level_index, answer, break_before FROM trials "
+            "WHERE subject_id = ? AND answer IS NOT NULL ORDER BY seq",
+            (subject_id,),
+        )
+        return [Past(*row[:5], bool(row[5])) for row in rows]
+
+    def open_trial(self, subject_id: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            "SELECT * FROM trials WHERE subject_id = ? AND answer IS NULL", (subject_id,)
+        ).fetchone()
+
+    def current(self, subject_id: str, schedule) -> sqlite3.Row | None:
+        """The subject's open trial, serving a new one from ``schedule(history)`` if there is
+        none; None (and the subject marked finished) when the schedule has ended."""
+        with self.lock:
+            subject = self.subject(subject_id)
+            if subject["display"] is None:
+                raise Refused(409, "viewing check first")
+            trial = self.open_trial(subject_id)
+            if trial is not None:
+                return trial
+            spec: TrialSpec | None = schedule(self.history(subject_id))
+            if spec is None:
+                self._write(
+                    "UPDATE subjects SET finished_at = COALESCE(finished_at, ?) "
+                    "WHERE subject_id = ?",
+                    (now(), subject_id),
+                )
+                return None
+            level = None if spec.level_index is None else self.plan.levels[spec.level_index]
+            self._write(
+                "INSERT INTO trials (trial_id, subject_id, seq, kind, image_id, session, "
+                "level_index, level, distorted_slot, display, break_before, served_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    secrets.token_hex(16),
+                    subject_id,
+                    spec.seq,
+                    spec.kind,
+                    spec.image_id,
+                    spec.session,
+                    spec.level_index,
+                    level,
+                    spec.distorted_slot,
+                    subject["display"],
+                    int(spec.break_before),
+                    now(),
+                ),
+            )
+            return self.open_trial(subject_id)
+
+    def trial(self, subject_id: str, trial_id: str) -> sqlite3.Row:
+        """One of the subject's trials; another subject's trial is as unknown as no trial."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT * FROM trials WHERE trial_id = ? AND subject_id = ?",
+                (trial_id, subject_id),
+            ).fetchone()
+        if row is None:
+            raise Refused(404, "unknown trial")
+        return row
+
+    def answer(self, subject_id: str, trial_id: str, answer: str, response_ms: int) -> bool:
+        """Store the answer of the subject's open trial; True if stored now, False if the same
+        answer was stored before (a resubmission). A different answer to an answered trial
+        is refused."""
+        with self.lock:
+            self.subject(subject_id)
+            trial = self.trial(subject_id, trial_id)
+            if trial["answer"] is not None:
+                if trial["answer"] != answer:
+                    raise Refused(409, "trial already answered differently")
+                return False
+            self._write(
+                "UPDATE trials SET answer = ?, response_ms = ?, answered_at = ? "
+                "WHERE trial_id = ? AND answer IS NULL",
+                (answer, response_ms, now(), trial_id),
+            )
+            return True
+
+    def progress_rows(self) -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
+        """(subjects, trials) for the admin page."""
+        with self.lock:
+            subjects = self.db.execute("SELECT * FROM subjects ORDER BY subject_id").fetchall()
+            trials = self.db.execute("SELECT * FROM trials ORDER BY subject_id, seq").fetchall()
+        return subjects, trials
