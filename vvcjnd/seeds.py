@@ -21,10 +21,10 @@ STREAMS = {
     "train": 400,  # the training seed (torch's initial seed, epoch orders, flips)
     "patch_split": 4001,
     "patch_figure": 4002,
-    "subjective_order": 7001,  # keys: subject id (session and image order)
-    "subjective_trial": 7002,  # keys: subject id, trial number (side, traps)
     "infer_sign": 6001,  # keys: image id
     "evaluate_noise": 6002,  # keys: image id
+    "subjective_order": 7001,  # keys: subject id (session and image order)
+    "subjective_trial": 7002,  # keys: subject id, trial number (side, traps)
 }
 
 
