@@ -145,7 +145,8 @@ def test_snapping_rule():
 def test_label_table_columns_and_values():
     used = tidy(np.vstack([SAMPLES, SAMPLES + 10]))
     jnd, sur = label_images(used, LADDER, JndRule(method="mean"), "human")
-    contract = "image_id session n_used mean_qp std_qp jnd_qp method label_source"
+    contract = "image_id session n_used mean_qp std_qp jnd_qp jnd_ci_low jnd_ci_high method"
+    contract += " label_source"
     assert list(jnd.columns) == contract.split()
     assert jnd["jnd_qp"].tolist() == [23, 33] and jnd["n_used"].tolist() == [4, 4]
     assert jnd["std_qp"].iloc[0] == pytest.approx(math.sqrt(20 / 3))

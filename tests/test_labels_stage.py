@@ -155,6 +155,9 @@ def test_snakemake_runs_the_labels_stage(inputs, config):
     assert run.returncode == 0, run.stderr[-3000:]
     jnd = read_table(directory / "results" / "labels" / "jnd.tsv")
     assert len(jnd) == 16 and set(jnd["label_source"]) == {"simulated"}
-    for name in ("sur_curves", "jnd_histogram", "subject_offsets"):
+    for name in ("sur_curves", "jnd_histogram", "subject_offsets", "observers", "subjects_needed"):
         assert (directory / "results" / "labels" / f"{name}.png").stat().st_size > 1000
+    observers = read_table(directory / "results" / "labels" / "observers.tsv")
+    assert observers["subject_id"].str.match(r"s[12]_\d\d").all()
+    assert (jnd["jnd_ci_low"] <= jnd["jnd_ci_high"]).all()
     assert (directory / "results" / "labels" / "simulated" / "f_session2.mat").is_file()

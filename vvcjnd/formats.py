@@ -14,7 +14,7 @@ FORMAT = {
     "distort": 2,
     "quality": 2,
     "subjective": 1,
-    "labels": 2,
+    "labels": 3,
     "patches": 2,
     "model": 2,
     "infer": 2,

@@ -20,6 +20,8 @@ def plot_sur_curves(sur: pd.DataFrame, jnd: pd.DataFrame, path: str | os.PathLik
     figure = Figure(figsize=(7, 4.5))
     axes = figure.subplots()
     images = list(jnd["image_id"])
+    curve_kind = "empirical" if str(jnd["method"].iloc[0]).endswith("_empirical") else "normal"
+    band_step = "post" if curve_kind == "empirical" else None
     colours = matplotlib.colormaps["tab20" if len(images) > 10 else "tab10"]
     for rank, image_id in enumerate(images):
         curve = sur[sur["image_id"] == image_id]
@@ -27,13 +29,22 @@ def plot_sur_curves(sur: pd.DataFrame, jnd: pd.DataFrame, path: str | os.PathLik
         label = image_id if len(images) <= LEGEND_LIMIT else None
         axes.step(curve["qp"], curve["sur_empirical"], where="post", color=colour, label=label)
         axes.plot(curve["qp"], curve["sur_normal"], "--", color=colour, linewidth=0.8)
+        if "sur_ci_low" in curve and curve["sur_ci_low"].notna().any():
+            axes.fill_between(
+                curve["qp"], curve["sur_ci_low"], curve["sur_ci_high"], step=band_step,
+                color=colour, alpha=0.15, linewidth=0,
+            )  # fmt: skip
         point = int(jnd.loc[jnd["image_id"] == image_id, "jnd_qp"].iloc[0])
         at_point = curve.loc[curve["qp"] == point, "sur_normal"].iloc[0]
         axes.plot([point], [at_point], "o", color=colour, markersize=4)
     axes.set_xlabel("QP")
     axes.set_ylabel("satisfied user ratio")
     method = jnd["method"].iloc[0] if len(jnd) else ""
-    axes.set_title(f"SUR: steps empirical, dashed normal fit; dots JND QP ({method})", fontsize=10)
+    axes.set_title(
+        f"SUR: steps empirical, dashed normal fit, band bootstrap ({curve_kind}); dots JND QP "
+        f"({method})",
+        fontsize=9,
+    )
     axes.set_ylim(-0.02, 1.02)
     if len(images) <= LEGEND_LIMIT:
         axes.legend(fontsize="small", loc="lower left")
@@ -77,6 +88,70 @@ def plot_subject_offsets(
     axes.set_xticks(positions, offsets.index, rotation=90, fontsize=6)
     axes.set_ylabel("mean offset from panel (QP)")
     axes.set_title(f"Subject offsets ({int(rejected.sum())} rejected in red)")
+    figure.tight_layout()
+    save_figure(figure, path, dpi=120)
+
+
+def plot_observers(subjects: pd.DataFrame, label_source: str, path: str | os.PathLike) -> None:
+    """Each subject's bias and inconsistency (observer model) with their intervals."""
+    figure = Figure(figsize=(max(6.0, 0.18 * len(subjects)), 5.0))
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    positions = np.arange(len(subjects))
+    for axes, name, colour in ((top, "bias", "tab:blue"), (bottom, "inconsistency", "tab:orange")):
+        value = subjects[f"{name}_qp"].to_numpy(dtype=np.float64)
+        errors = [
+            value - subjects[f"{name}_ci_low"].to_numpy(dtype=np.float64),
+            subjects[f"{name}_ci_high"].to_numpy(dtype=np.float64) - value,
+        ]
+        axes.errorbar(positions, value, yerr=errors, fmt="o", color=colour, markersize=3)
+        axes.set_ylabel(f"{name} (QP)")
+    top.axhline(0, color="black", linewidth=0.8)
+    bottom.set_xticks(positions, subjects["subject_id"], rotation=90, fontsize=6)
+    top.set_title(
+        f"Observer model: bias and inconsistency per subject ({label_source} labels)", fontsize=9
+    )
+    figure.tight_layout()
+    save_figure(figure, path, dpi=120)
+
+
+def plot_subjects_needed(planning: pd.DataFrame, label_source: str, path: str | os.PathLike):
+    """Expected interval width of the JND point against subjects per image."""
+    figure = Figure(figsize=(6, 3.8))
+    axes = figure.subplots()
+    n = planning["n_subjects"]
+    axes.plot(
+        n, planning["width_median"], "o-", color="tab:blue", markersize=3, label="median image"
+    )
+    axes.fill_between(n, planning["width_median"], planning["width_p90"], color="tab:blue",
+                      alpha=0.2, linewidth=0, label="up to the 90th percentile image")  # fmt: skip
+    axes.set_xlabel("screened subjects per image")
+    axes.set_ylabel("interval width of the JND point (QP)")
+    axes.set_ylim(bottom=0)
+    axes.legend(fontsize="small")
+    method = planning["method"].iloc[0] if len(planning) else ""
+    axes.set_title(
+        f"How many subjects ({method}; model fitted to {label_source} labels)", fontsize=10
+    )
+    figure.tight_layout()
+    save_figure(figure, path, dpi=120)
+
+
+def plot_psychometric(thresholds: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Per-trial thresholds (threshold_qp, psychometric fit) against the bisection end points
+    (end_point_qp) of the same searches."""
+    merged = thresholds.dropna(subset=["threshold_qp", "end_point_qp"])
+    figure = Figure(figsize=(4.5, 4.5))
+    axes = figure.subplots()
+    axes.plot(merged["end_point_qp"], merged["threshold_qp"], ".", color="tab:blue", alpha=0.5)
+    both = merged[["end_point_qp", "threshold_qp"]].to_numpy(dtype=np.float64)
+    ends = [float(both.min()), float(both.max())] if len(both) else [0.0, 1.0]
+    axes.plot(ends, ends, "-", color="black", linewidth=0.8, label="threshold = end point")
+    axes.plot(ends, [e - 0.5 for e in ends], ":", color="black", linewidth=0.8,
+              label="threshold = end point - 0.5")  # fmt: skip
+    axes.set_xlabel("bisection end point (QP)")
+    axes.set_ylabel("threshold from all trials (QP)")
+    axes.legend(fontsize="small")
+    axes.set_title(f"Per-trial fits vs end points ({len(merged)} searches)", fontsize=10)
     figure.tight_layout()
     save_figure(figure, path, dpi=120)
 

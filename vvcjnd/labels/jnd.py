@@ -4,7 +4,9 @@ A subject's sample x is the first QP at which they notice the distortion, so at 
 satisfied share is SUR(q) = P(X > q) = 1 - F(q): empirically the share of samples above q,
 or 1 - Phi((q - mean) / sd) for the fitted normal. The JND point is the samples' mean, their
 median, or the QP where SUR falls to p (normal: mean + sd * PhiInv(1 - p); empirical: the
-lowest ladder QP whose SUR is at most p), snapped to the ladder.
+lowest ladder QP whose SUR is at most p), snapped to the ladder, or (``mle``) the latent JND
+of the observer model (vvcjnd.labels.observers), snapped the same way. Each point carries an
+interval (bootstrap over subjects, or the model's for ``mle``) and each SUR curve a band.
 """
 
 from __future__ import annotations
@@ -24,10 +26,20 @@ JND_COLUMNS = [
     "mean_qp",
     "std_qp",
     "jnd_qp",
+    "jnd_ci_low",
+    "jnd_ci_high",
     "method",
     "label_source",
 ]
-SUR_COLUMNS = ["image_id", "session", "qp", "sur_empirical", "sur_normal"]
+SUR_COLUMNS = [
+    "image_id",
+    "session",
+    "qp",
+    "sur_empirical",
+    "sur_normal",
+    "sur_ci_low",
+    "sur_ci_high",
+]
 
 
 @dataclass(frozen=True)
@@ -103,14 +115,41 @@ def jnd_point(values: np.ndarray, ladder: list[int], rule: JndRule) -> int:
 
 
 def label_images(
-    used: pd.DataFrame, ladder: list[int], rule: JndRule, label_source: str
+    used: pd.DataFrame,
+    ladder: list[int],
+    rule: JndRule,
+    label_source: str,
+    intervals: pd.DataFrame | None = None,
+    band: pd.DataFrame | None = None,
+    latent: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(JND table, SUR table) of the used samples (image_id, session, jnd_qp), in image order."""
+    """(JND table, SUR table) of the used samples (image_id, session, jnd_qp), in image order.
+
+    ``intervals`` (image_id, jnd_ci_low, jnd_ci_high) and ``band`` (image_id, qp, sur_ci_low,
+    sur_ci_high) come from vvcjnd.labels.uncertainty (NaN where not given); ``latent`` (latent
+    JND QP by image id) is required by ``method: mle``.
+    """
+    if rule.method == "mle" and latent is None:
+        raise VvcjndError("labels.jnd.method mle needs the observer model's latent JNDs")
+    images = used["image_id"].unique()
+    if intervals is None:
+        intervals = pd.DataFrame({"image_id": images, "jnd_ci_low": np.nan, "jnd_ci_high": np.nan})
+    if band is None:
+        band = pd.DataFrame(
+            {"image_id": np.repeat(images, len(ladder)), "qp": np.tile(ladder, len(images))}
+        ).assign(sur_ci_low=np.nan, sur_ci_high=np.nan)
+    interval_of = intervals.set_index("image_id")
+    band_of = band.set_index(["image_id", "qp"])
     jnd_rows, sur_frames = [], []
     for image_id, group in used.groupby("image_id", sort=False):
         values = group["jnd_qp"].to_numpy(dtype=np.float64)
         session = int(group["session"].iloc[0])
         mean, sd = float(values.mean()), sample_sd(values)
+        if rule.method == "mle":
+            point = snap_to_ladder(float(latent[image_id]), ladder, rule.rounding)
+        else:
+            point = jnd_point(values, ladder, rule)
+        curve_band = band_of.loc[image_id].reindex(ladder)
         jnd_rows.append(
             {
                 "image_id": image_id,
@@ -118,7 +157,9 @@ def label_images(
                 "n_used": len(values),
                 "mean_qp": mean,
                 "std_qp": sd,
-                "jnd_qp": jnd_point(values, ladder, rule),
+                "jnd_qp": point,
+                "jnd_ci_low": float(interval_of.at[image_id, "jnd_ci_low"]),
+                "jnd_ci_high": float(interval_of.at[image_id, "jnd_ci_high"]),
                 "method": rule.name,
                 "label_source": label_source,
             }
@@ -131,6 +172,8 @@ def label_images(
                     "qp": ladder,
                     "sur_empirical": sur_empirical(values, ladder),
                     "sur_normal": sur_normal(mean, sd, ladder),
+                    "sur_ci_low": curve_band["sur_ci_low"].to_numpy(),
+                    "sur_ci_high": curve_band["sur_ci_high"].to_numpy(),
                 }
             )
         )

@@ -4,14 +4,17 @@ Each image's latent threshold is the QP where a quality-table metric (higher = b
 falls below a threshold, linear between ladder QPs (the lowest QP when it already starts below,
 the highest when it never falls). A simulated observer notices at latent + bias + noise and
 reports the first ladder QP at or above it (clipped to the ladder); careless observers answer
-uniformly at random over the ladder. Per session one MAT file ``f_session<k>.mat`` holds one
-images x subjects matrix named ``jnd`` (NaN = missing), ingested like the published files.
+uniformly at random over the ladder. With ``fit_from`` (a labels run's samples.tsv) the bias
+and noise sds and the careless share are those fitted to that dataset. Per session one MAT
+file ``f_session<k>.mat`` holds one images x subjects matrix named ``jnd`` (NaN = missing),
+ingested like the published files.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +25,15 @@ from vvcjnd.io import read_table, write_table
 from vvcjnd.labels.ingest import MatLayout, read_manifest, session_images, subject_id
 from vvcjnd.labels.jnd import snap_to_ladder
 from vvcjnd.labels.matfile import write_mat
+from vvcjnd.labels.subjects import panel_from_samples
 from vvcjnd.seeds import rng as seeded_rng
 
 MAT_NAME = "f_session{session}.mat"
 VARIABLE = "jnd"
 LATENT_FILE = "latent.tsv"
 PANEL_FILE = "panel.tsv"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class PanelSettings:
     missing_share: float = 0.0
     value_kind: str = "qp"
     mat_version: str = "v5"
+    fit_from: str | None = None  # a samples.tsv whose fitted model sets bias, noise, careless
 
     @classmethod
     def from_config(cls, simulate: dict) -> PanelSettings:
@@ -104,10 +111,12 @@ def _first_crossing(ladder, values: np.ndarray, threshold: float) -> float:
     return float(ladder[i - 1] + fraction * (ladder[i] - ladder[i - 1]))
 
 
-def simulate_session(
+def observer_levels(
     latent: np.ndarray, ladder: list[int], settings: PanelSettings, rng: np.random.Generator
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """(images x subjects ladder QPs, NaN = missing; each subject's bias and carelessness)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images x subjects real-valued QPs at which each observer notices each image, each
+    subject's bias, careless flags); a careless observer's QP is a random ladder QP per image.
+    Also the observers that vvcjnd.labels.protocols runs through the test's procedures."""
     n_images, n_subjects = len(latent), settings.subjects
     bias = rng.normal(0.0, settings.bias_sd, n_subjects)
     careless = np.zeros(n_subjects, dtype=bool)
@@ -115,10 +124,19 @@ def simulate_session(
     noticed = (
         latent[:, None] + bias[None, :] + rng.normal(0.0, settings.noise_sd, (n_images, n_subjects))
     )
-    samples = np.vectorize(lambda v: snap_to_ladder(v, ladder, "ceil"), otypes=[float])(noticed)
     random_answers = rng.choice(np.asarray(ladder, dtype=np.float64), (n_images, n_subjects))
-    samples[:, careless] = random_answers[:, careless]
-    samples[rng.random((n_images, n_subjects)) < settings.missing_share] = np.nan
+    noticed[:, careless] = random_answers[:, careless]
+    return noticed, bias, careless
+
+
+def simulate_session(
+    latent: np.ndarray, ladder: list[int], settings: PanelSettings, rng: np.random.Generator
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """(images x subjects ladder QPs, NaN = missing; each subject's bias and carelessness)."""
+    noticed, bias, careless = observer_levels(latent, ladder, settings, rng)
+    samples = np.vectorize(lambda v: snap_to_ladder(v, ladder, "ceil"), otypes=[float])(noticed)
+    samples[rng.random(noticed.shape) < settings.missing_share] = np.nan
+    n_subjects = settings.subjects
     subjects = pd.DataFrame(
         {"column": np.arange(1, n_subjects + 1), "bias_qp": bias, "careless": careless}
     )
@@ -135,6 +153,10 @@ def write_panel(
 ) -> None:
     """Write ``f_session<k>.mat`` per session plus latent.tsv and panel.tsv into ``directory``."""
     directory = Path(directory)
+    if settings.fit_from is not None:
+        fitted = panel_from_samples(settings.fit_from, ladder)
+        log.info("simulated panel fitted to %s: %s", settings.fit_from, fitted)
+        settings = replace(settings, **fitted)
     latent = latent_thresholds(quality, manifest, settings.metric, settings.threshold, ladder)
     latent_of = dict(zip(latent["image_id"], latent["latent_qp"], strict=True))
     panels = []

@@ -23,10 +23,13 @@ from vvcjnd.labels.ingest import (
     read_tidy_samples,
     select_labelled,
     session_images,
+    tidy_samples,
 )
 from vvcjnd.labels.jnd import JndRule, label_images
 from vvcjnd.labels.screening import STATUS_USED, ScreeningRules, screen
 from vvcjnd.labels.simulate import PanelSettings
+from vvcjnd.labels.uncertainty import label_uncertainty
+from vvcjnd.subjective.export import label_table
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +48,10 @@ class LabelTables:
 
 
 def derive_labels(
-    samples: pd.DataFrame, ladder: list[int], labels: dict, label_source: str
+    samples: pd.DataFrame, ladder: list[int], labels: dict, label_source: str, seed: int
 ) -> LabelTables:
-    """Screen the (already selected) samples and derive each image's JND QP and SUR curve."""
+    """Screen the (already selected) samples and derive each image's JND QP and SUR curve,
+    with their intervals (``seed``: the master seed of the bootstrap)."""
     screened, subjects = screen(samples, ScreeningRules.from_config(labels["screening"]))
     used = screened[screened["status"] == STATUS_USED]
     counts = used.groupby("image_id", sort=False).size().reindex(samples["image_id"].unique())
@@ -60,7 +64,9 @@ def derive_labels(
             f"fewer than config key labels.min_subjects = {labels['min_subjects']} "
             f"(status counts {statuses.to_dict()}); relax labels.screening or exclude it"
         )
-    jnd, sur = label_images(used, ladder, JndRule.from_config(labels["jnd"]), label_source)
+    rule = JndRule.from_config(labels["jnd"])
+    intervals, band, latent = label_uncertainty(used, ladder, rule, labels["uncertainty"], seed)
+    jnd, sur = label_images(used, ladder, rule, label_source, intervals, band, latent)
     return LabelTables(samples=screened, subjects=subjects, jnd=jnd, sur=sur)
 
 
@@ -72,6 +78,12 @@ def read_samples(
     if labels["source"] == "tidy":
         path = Path(labels["tidy"]["path"])
         return read_tidy_samples(path, manifest, ladder), HUMAN, [path]
+    if labels["source"] == "test":
+        path = Path(labels["test"]["path"])
+        table = label_table(path)
+        rows = list(range(1, len(table) + 1))
+        name = f"test database {path}"
+        return tidy_samples(table, manifest, ladder, name, path.name, "sample", rows), HUMAN, [path]
     if labels["source"] == SIMULATED:
         if simulated_dir is None:
             raise VvcjndError(
@@ -96,7 +108,7 @@ def build_labels(
     labels = config["labels"]
     raw, label_source, files = read_samples(config, manifest, simulated_dir)
     selected = select_labelled(raw, manifest, labels["exclude"], labels["min_subjects"])
-    tables = derive_labels(selected, qp_ladder(config), labels, label_source)
+    tables = derive_labels(selected, qp_ladder(config), labels, label_source, config["seed"])
 
     write_table(outputs["jnd"], tables.jnd)
     write_table(outputs["samples"], tables.samples)
@@ -107,7 +119,6 @@ def build_labels(
         "label_source": label_source,
         "labels": labels,
         "ladder": qp_ladder(config),
-        "seed": config["seed"],
         "inputs": {str(path): sha256_file(path) for path in [Path(manifest_path), *files]},
         "counts": {
             "images": len(tables.jnd),

@@ -69,6 +69,27 @@ def encode_settings():
     return {"encoder": ENCODER, ENCODER: encode[ENCODER]}
 
 
+LABEL_SOURCE_SECTIONS = {
+    "simulated": "simulate",
+    "mat": "mat",
+    "tidy": "tidy",
+    "test": "test",
+}
+
+
+def label_settings():
+    """The labels section with only the configured source's own sub-section."""
+    source = config["labels"]["source"]
+    inactive = [s for k, s in LABEL_SOURCE_SECTIONS.items() if k != source]
+    labels = settings("labels", *inactive)
+    # labels_jnd reads the bootstrap and level; the observer model's ambiguity only for mle
+    drop = {"planning"} | ({"ambiguity"} if labels["jnd"]["method"] != "mle" else set())
+    labels["uncertainty"] = {
+        k: v for k, v in labels["uncertainty"].items() if k not in drop
+    }
+    return labels
+
+
 def pristine_png(image):
     """Canonical pristine PNG of an image id."""
     return str(pristine_png_path(f"{RESULTS}/sources/images", image))

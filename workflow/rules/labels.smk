@@ -6,19 +6,6 @@ from vvcjnd.paths import raw_label_files
 
 LABELS = f"{RESULTS}/labels"
 LABEL_SESSIONS = sorted(set(SESSION.values()))
-LABEL_SOURCE_SECTIONS = {
-    "simulated": "simulate",
-    "mat": "mat",
-    "tidy": "tidy",
-    "test": "test",
-}
-
-
-def label_settings():
-    """The labels section with only the configured source's own sub-section."""
-    source = config["labels"]["source"]
-    inactive = [s for k, s in LABEL_SOURCE_SECTIONS.items() if k != source]
-    return settings("labels", *inactive)
 
 
 rule labels_simulate:
@@ -26,6 +13,11 @@ rule labels_simulate:
     input:
         manifest=f"{RESULTS}/sources/manifest.tsv",
         quality=f"{RESULTS}/quality/{ENCODER}.tsv",
+        fit_from=(
+            [config["labels"]["simulate"]["fit_from"]]
+            if config["labels"]["simulate"]["fit_from"]
+            else []
+        ),
     output:
         mats=expand(
             f"{LABELS}/simulated/f_session{{session}}.mat", session=LABEL_SESSIONS
@@ -123,8 +115,92 @@ rule labels_figures:
         "../scripts/labels_figures.py"
 
 
+rule labels_observers:
+    """The observer model of the screened samples, the how-many-subjects table, both figures."""
+    input:
+        samples=f"{LABELS}/samples.tsv",
+        jnd=f"{LABELS}/jnd.tsv",
+    output:
+        subjects=report(
+            f"{LABELS}/observers.tsv",
+            caption="../report/labels_observers_table.rst",
+            category="2. Subjective labels",
+        ),
+        images=f"{LABELS}/latent_jnd.tsv",
+        planning=report(
+            f"{LABELS}/subjects_needed.tsv",
+            caption="../report/labels_subjects_needed_table.rst",
+            category="2. Subjective labels",
+        ),
+        record=f"{LABELS}/observers.json",
+        observers_figure=report(
+            f"{LABELS}/observers.png",
+            caption="../report/labels_observers.rst",
+            category="2. Subjective labels",
+        ),
+        planning_figure=report(
+            f"{LABELS}/subjects_needed.png",
+            caption="../report/labels_subjects_needed.rst",
+            category="2. Subjective labels",
+        ),
+    log:
+        f"{RESULTS}/logs/labels/observers.log",
+    group:
+        "labels"
+    conda:
+        "../../envs/labels.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        jnd=config["labels"]["jnd"],
+        uncertainty={
+            k: v
+            for k, v in config["labels"]["uncertainty"].items()
+            if k != "bootstrap"
+        },
+        ladder=QPS,
+        seed=config["seed"],
+        format=FORMAT["labels"],
+    script:
+        "../scripts/labels_observers.py"
+
+
+rule labels_trials:
+    """Psychometric fits of the subjective test's trials (labels.source: test only)."""
+    input:
+        trials=config["labels"]["test"]["path"],
+        samples=f"{LABELS}/samples.tsv",
+    output:
+        images=f"{LABELS}/trials/psychometric.tsv",
+        subjects=f"{LABELS}/trials/thresholds.tsv",
+        figure=report(
+            f"{LABELS}/trials/thresholds.png",
+            caption="../report/labels_trials.rst",
+            category="2. Subjective labels",
+        ),
+    log:
+        f"{RESULTS}/logs/labels/trials.log",
+    group:
+        "labels"
+    conda:
+        "../../envs/labels.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        ladder=QPS,
+        format=FORMAT["labels"],
+    script:
+        "../scripts/labels_trials.py"
+
+
 rule labels:
     input:
         rules.labels_jnd.output,
         rules.labels_figures.output,
+        rules.labels_observers.output,
+        rules.labels_trials.output if config["labels"]["source"] == "test" else [],
     localrule: True
