@@ -16,7 +16,7 @@ FORMAT = {
     "subjective": 1,
     "labels": 3,
     "patches": 2,
-    "model": 2,
+    "model": 3,
     "infer": 2,
     "evaluate": 2,
 }

@@ -16,11 +16,14 @@ from vvcjnd.io import atomic_path
 from vvcjnd.model.network import StructuralVisibilityNet, build_model
 
 CHECKPOINT_FORMAT = "vvcjnd-structural-visibility-checkpoint"
-CHECKPOINT_VERSION = 1
-CHECKPOINT_KEYS = frozenset(
+CHECKPOINT_VERSION = 2
+# Version 1 had no ``origin`` and its configs no ``architecture``; read_checkpoint upgrades it.
+CHECKPOINT_KEYS_V1 = frozenset(
     {"format", "version", "vvcjnd_version", "torch_version", "config", "seed", "epoch", "model",
      "optimizer", "scheduler", "rng", "metrics", "best_epoch", "data"}
 )  # fmt: skip
+CHECKPOINT_KEYS = CHECKPOINT_KEYS_V1 | {"origin"}
+TRAINED = {"kind": "trained", "file": "", "sha256": "", "ignored_keys": 0}
 
 
 def rng_state() -> dict:
@@ -46,10 +49,14 @@ def checkpoint_state(
     metrics: list[dict] | None = None,
     best_epoch: int = 0,
     data: str = "",
+    origin: dict | None = None,
 ) -> dict:
     """Everything a checkpoint holds: weights, config, progress, optimizer and RNG states.
 
     ``data`` is the digest of the patch arrays trained on (empty for a model made elsewhere).
+    ``origin`` says where the weights come from: ``kind`` (``trained`` by vvcjnd, or
+    ``authors-release``, imported), ``file`` and ``sha256`` of the imported file,
+    ``ignored_keys`` (its keys of never-run branches); default: trained here.
     """
     return {
         "format": CHECKPOINT_FORMAT,
@@ -66,7 +73,27 @@ def checkpoint_state(
         "metrics": list(metrics or []),
         "best_epoch": best_epoch,
         "data": data,
+        "origin": dict(origin or TRAINED),
     }
+
+
+def origin_label(state: dict) -> str:
+    """A few words for a table row: ``ours, trained here`` or ``the authors' weights, FILE``."""
+    origin = state["origin"]
+    if origin["kind"] == "trained":
+        return "ours, trained here"
+    return f"the authors' weights, {origin['file']}"
+
+
+def describe_origin(state: dict) -> str:
+    """One line naming where a checkpoint's weights come from (for reports and tables)."""
+    origin, cfg = state["origin"], state["config"]
+    network = f"{cfg.get('architecture', 'described')} architecture, width {cfg['width']}"
+    file = f"{origin['file']} (sha256 {origin['sha256'][:12]})" if origin["file"] else ""
+    if origin["kind"] == "trained":
+        trained = f"trained by vvcjnd ({network}, seed {state['seed']}, epoch {state['epoch']})"
+        return f"{trained}, given as {file}" if file else trained
+    return f"the authors' released weights, imported from {file} ({network})"
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
@@ -81,7 +108,9 @@ def read_checkpoint(path: str | Path) -> dict:
     A checkpoint holds: format, version, vvcjnd_version, torch_version, config (the
     ``train`` section it was trained with), seed, epoch (completed epochs), model (state
     dict), optimizer, scheduler, rng, metrics (one dict per epoch, the log rows), best_epoch,
-    data (a fingerprint of the training data, e.g. sha256 of the patch arrays).
+    data (a fingerprint of the training data, e.g. sha256 of the patch arrays), origin
+    (see :func:`checkpoint_state`). A version-1 checkpoint (no origin, configs without
+    ``architecture``) is upgraded in memory: trained here, ``described``.
     Raises :class:`VvcjndError` naming ``path`` when it is missing, unreadable or not one.
     """
     path = Path(path)
@@ -95,6 +124,11 @@ def read_checkpoint(path: str | Path) -> dict:
         raise VvcjndError(
             f"{path} is not a vvcjnd checkpoint (expected format {CHECKPOINT_FORMAT})"
         )
+    if state.get("version") == 1 and set(state) == CHECKPOINT_KEYS_V1:
+        state["origin"] = dict(TRAINED)
+        state["version"] = CHECKPOINT_VERSION
+        if isinstance(state["config"], dict):
+            state["config"].setdefault("architecture", "described")
     if state.get("version") != CHECKPOINT_VERSION or set(state) != CHECKPOINT_KEYS:
         raise VvcjndError(
             f"{path}: checkpoint version {state.get('version')} with keys {sorted(state)}; "
@@ -122,7 +156,7 @@ def load_model(
     try:
         with torch.random.fork_rng(devices=[]):
             model = build_model(state["config"])
-    except (KeyError, TypeError, VvcjndError) as exc:
+    except (KeyError, TypeError, AttributeError, VvcjndError) as exc:
         raise VvcjndError(f"{path}: its train config cannot build the model: {exc}") from exc
     load_strict(model, state["model"], path, "model parameters")
     return model.to(device).eval(), state["config"]

@@ -8,12 +8,19 @@ upsampling + 3x3 conv (halving channels), concatenation with the skip and a 3x3 
 a 7x7 head whose one-channel output is added to the input and clamped to [-1, 1].
 Every conv of the encoder, decoder, attention and global-context fusion is spectrally
 normalised; encoder and decoder convs are followed by batch norm and ReLU.
+
+Two architectures share these blocks (``train.architecture``, docs/training.md):
+``described`` follows the paper's description; ``release`` is the authors' released
+generator exactly (conv biases, a bare upsample conv, spectrally normalised global-context
+MLPs, their initialisation); `vvcjnd.model.release` maps its checkpoint keys onto ours.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -23,26 +30,56 @@ from vvcjnd.errors import VvcjndError
 from vvcjnd.model.costs import ATTENTION_KEY_REDUCTION, GLOBAL_CONTEXT_REDUCTION
 
 
+@dataclass(frozen=True)
+class Architecture:
+    """Where the network variants differ (docs/training.md lists each difference)."""
+
+    name: str
+    conv_bias: bool  # encoder and decoder convs carry a bias (the release) or not
+    upsample_block: bool  # the decoder's upsample conv is a full block (BN + ReLU) or bare
+    spectral_context_mlp: bool  # the global-context MLP's Linear layers are spectrally normed
+    min_hidden: int  # floor of the global-context MLP width (channels // 16)
+    release_init: bool  # Kaiming for Linear too, batch-norm weights ~ N(1, 0.02)
+
+
+ARCHITECTURES = {
+    "described": Architecture("described", False, True, False, 1, False),
+    "release": Architecture("release", True, False, True, 0, True),
+}
+
+
+def architecture(name: str) -> Architecture:
+    if name not in ARCHITECTURES:
+        raise VvcjndError(
+            f"config key 'train.architecture': {name!r} is not one of {sorted(ARCHITECTURES)}"
+        )
+    return ARCHITECTURES[name]
+
+
+def _kaiming(layer: nn.Module) -> None:
+    """Kaiming normal (fan-in, ReLU gain) weight and zero bias of a Conv2d or Linear."""
+    nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def _spectral(layer: nn.Module) -> nn.Module:
+    """A Conv2d or Linear, Kaiming-initialised, then spectrally normalised."""
+    _kaiming(layer)
+    return spectral_norm(layer)
+
+
 def _spectral_conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, bias=True):
-    """A conv whose weight is Kaiming-initialised, then spectrally normalised."""
-    conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, bias=bias)
-    _kaiming(conv)
-    return spectral_norm(conv)
-
-
-def _kaiming(conv: nn.Conv2d) -> None:
-    nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
-    if conv.bias is not None:
-        nn.init.zeros_(conv.bias)
+    return _spectral(nn.Conv2d(in_channels, out_channels, kernel, stride=stride, bias=bias))
 
 
 class ConvBlock(nn.Sequential):
     """Reflection padding, spectrally normalised conv, batch norm, ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1):
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride=1, bias=False):
         super().__init__(
             nn.ReflectionPad2d(kernel // 2),
-            _spectral_conv(in_channels, out_channels, kernel, stride, bias=False),
+            _spectral_conv(in_channels, out_channels, kernel, stride, bias=bias),
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
         )
@@ -54,12 +91,19 @@ class GlobalContext(nn.Module):
     (B, C, H, W) -> (B, C, H, W).
     """
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, arch: Architecture = ARCHITECTURES["described"]):
         super().__init__()
-        hidden = max(1, channels // GLOBAL_CONTEXT_REDUCTION)
-        self.mlp = nn.Sequential(
-            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
-        )
+        hidden = max(arch.min_hidden, channels // GLOBAL_CONTEXT_REDUCTION)
+        if hidden < 1:
+            raise VvcjndError(
+                f"the {arch.name} architecture's global-context MLP has channels // "
+                f"{GLOBAL_CONTEXT_REDUCTION} units: {channels} channels give none "
+                f"(config key 'train.width' must be >= {GLOBAL_CONTEXT_REDUCTION})"
+            )
+        first, second = nn.Linear(channels, hidden), nn.Linear(hidden, channels)
+        if arch.spectral_context_mlp:
+            first, second = _spectral(first), _spectral(second)
+        self.mlp = nn.Sequential(first, nn.ReLU(inplace=True), second)
         self.fuse = _spectral_conv(2 * channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,14 +136,23 @@ class SelfAttention(nn.Module):
 
 
 class DecoderLevel(nn.Module):
-    """Upsample x2 (nearest) + 3x3 conv halving channels, concat with the skip, 3x3 conv."""
+    """Upsample x2 (nearest) + 3x3 conv halving channels, concat with the skip, 3x3 conv.
 
-    def __init__(self, in_channels: int):
+    The upsample conv is a full block (``described``) or reflection padding and a
+    spectrally normalised conv with bias, no batch norm nor ReLU (``release``).
+    """
+
+    def __init__(self, in_channels: int, arch: Architecture = ARCHITECTURES["described"]):
         super().__init__()
-        out_channels = in_channels // 2
+        out_channels, bias = in_channels // 2, arch.conv_bias
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.reduce = ConvBlock(in_channels, out_channels, 3)
-        self.merge = ConvBlock(2 * out_channels, out_channels, 3)
+        if arch.upsample_block:
+            self.reduce = ConvBlock(in_channels, out_channels, 3, bias=bias)
+        else:
+            self.reduce = nn.Sequential(
+                nn.ReflectionPad2d(1), _spectral_conv(in_channels, out_channels, 3, bias=bias)
+            )
+        self.merge = ConvBlock(2 * out_channels, out_channels, 3, bias=bias)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         return self.merge(torch.cat([self.reduce(self.up(x)), skip], dim=1))
@@ -113,27 +166,43 @@ class StructuralVisibilityNet(nn.Module):
     ``width`` is the channel count of the first level (32 in the paper); level i has
     ``width * 2**i`` channels; ``depth`` is the number of encoder levels (5 in the paper).
     ``zero_head`` starts the head at zero (the net starts as the identity map) instead of
-    Kaiming-initialising it like every other conv.
+    Kaiming-initialising it like every other conv. ``arch`` is ``described`` or ``release``
+    (:data:`ARCHITECTURES`; the release needs ``width`` >= 16).
     """
 
-    def __init__(self, width: int = 32, depth: int = 5, zero_head: bool = False):
+    def __init__(
+        self, width: int = 32, depth: int = 5, zero_head: bool = False, arch: str = "described"
+    ):
         super().__init__()
         if width < 2 or depth < 2:
             raise VvcjndError(f"model needs width >= 2 and depth >= 2, got {width=} {depth=}")
+        spec = architecture(arch)
         channels = [width * 2**level for level in range(depth)]
-        self.width, self.depth = width, depth
+        self.width, self.depth, self.zero_head, self.arch = width, depth, zero_head, arch
+        bias = spec.conv_bias
         self.encoder = nn.ModuleList(
-            [ConvBlock(1, width, 7)]
-            + [ConvBlock(c_in, c_out, 3, stride=2) for c_in, c_out in pairwise(channels)]
+            [ConvBlock(1, width, 7, bias=bias)]
+            + [ConvBlock(c_in, c_out, 3, 2, bias) for c_in, c_out in pairwise(channels)]
         )
-        self.skip_context = nn.ModuleList(GlobalContext(c) for c in channels[:-1])
-        self.bottleneck = nn.Sequential(SelfAttention(channels[-1]), GlobalContext(channels[-1]))
-        self.decoder = nn.ModuleList(DecoderLevel(c) for c in reversed(channels[1:]))
+        self.skip_context = nn.ModuleList(GlobalContext(c, spec) for c in channels[:-1])
+        self.bottleneck = nn.Sequential(
+            SelfAttention(channels[-1]), GlobalContext(channels[-1], spec)
+        )
+        self.decoder = nn.ModuleList(DecoderLevel(c, spec) for c in reversed(channels[1:]))
         self.head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(width, 1, 7))
         _kaiming(self.head[1])
         if zero_head:
             nn.init.zeros_(self.head[1].weight)
-        self.zero_head = zero_head
+        if spec.release_init:
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    nn.init.normal_(module.weight, 1.0, 0.02)
+                    nn.init.zeros_(module.bias)
+
+    def rebuilt(self) -> StructuralVisibilityNet:
+        """A new network of the same settings (fresh weights; the caller's RNG untouched)."""
+        with torch.random.fork_rng(devices=[]):
+            return StructuralVisibilityNet(self.width, self.depth, self.zero_head, self.arch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -149,7 +218,8 @@ class StructuralVisibilityNet(nn.Module):
 
 
 def build_model(train_config: dict) -> StructuralVisibilityNet:
-    """The network of a validated ``train`` config section (keys width, depth, head_init).
+    """The network of a validated ``train`` config section (keys width, depth, head_init,
+    architecture; a section without ``architecture`` builds the ``described`` one).
 
     Weights are drawn from torch's global RNG: seed it first for a reproducible model.
     """
@@ -157,6 +227,7 @@ def build_model(train_config: dict) -> StructuralVisibilityNet:
         width=train_config["width"],
         depth=train_config["depth"],
         zero_head=train_config["head_init"] == "zero",
+        arch=train_config.get("architecture", "described"),
     )
 
 
@@ -173,8 +244,7 @@ def fuse_for_inference(model: StructuralVisibilityNet) -> StructuralVisibilityNe
     per-call weight normalisation or batch-norm pass; it is in eval mode, channels_last.
     Do not train it.
     """
-    with torch.random.fork_rng(devices=[]):  # a fresh build must not consume the caller's RNG
-        fused = StructuralVisibilityNet(model.width, model.depth, model.zero_head)
+    fused = model.rebuilt()
     # A rebuilt net, not a deepcopy: removing a parametrization edits the module's class,
     # which a deepcopy would share with ``model``.
     fused.load_state_dict(model.state_dict())
@@ -187,6 +257,29 @@ def fuse_for_inference(model: StructuralVisibilityNet) -> StructuralVisibilityNe
             conv, norm = block[1], block[2]
             scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
             conv.weight.mul_(scale[:, None, None, None])
-            conv.bias = nn.Parameter(norm.bias - norm.running_mean * scale)
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+            conv.bias = nn.Parameter(norm.bias + (bias - norm.running_mean) * scale)
             block[2] = nn.Identity()
     return fused.to(memory_format=torch.channels_last)
+
+
+@torch.inference_mode()
+def apply_network(model: nn.Module, patches: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """The bare network (eval mode, no decomposition) on float32 (N, 1, H, W) in [-1, 1].
+
+    Returns float32 of the same shape. Raises :class:`VvcjndError` for another dtype,
+    shape, or values outside [-1, 1].
+    """
+    if patches.dtype != np.float32 or patches.ndim != 4 or patches.shape[1] != 1:
+        raise VvcjndError(
+            f"the network takes float32 (N, 1, H, W) patches, got {patches.dtype} {patches.shape}"
+        )
+    if patches.size and not (np.isfinite(patches).all() and np.abs(patches).max() <= 1.0):
+        raise VvcjndError("the network takes patches in [-1, 1] (pixel / 127.5 - 1)")
+    model.eval()
+    outputs = [np.zeros((0,) + patches.shape[1:], np.float32)]
+    with parametrize.cached():
+        for start in range(0, len(patches), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(patches[start : start + batch_size]))
+            outputs.append(model(batch).float().numpy())
+    return np.concatenate(outputs)

@@ -42,7 +42,8 @@ LOGGER = logging.getLogger("vvcjnd.model.training")
 
 LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "identity_loss", "lr", "seconds", "patches_per_s"]
 # Keys that do not change what is computed; a resumed run may differ in them.
-RUNTIME_KEYS = frozenset({"resume", "device", "num_workers", "progress", "threads"})
+# ``checkpoint`` replaces training in the workflow; it does not enter a trained model.
+RUNTIME_KEYS = frozenset({"resume", "device", "num_workers", "progress", "threads", "checkpoint"})
 LAST, BEST = "checkpoint_last.pt", "checkpoint_best.pt"
 
 
@@ -55,12 +56,18 @@ def select_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def lr_factor(epoch: int, epochs: int, epochs_constant: int) -> float:
+def lr_factor(epoch: int, epochs: int, epochs_constant: int, arch: str = "described") -> float:
     """Learning-rate multiplier of 0-based ``epoch``: 1 for the first ``epochs_constant``
-    epochs, then falling linearly, reaching 1 / (decay epochs + 1) in the last epoch."""
+    epochs, then falling linearly over the rest.
+
+    ``described`` ("decayed linearly towards zero") reaches 1 / (decay epochs + 1) in the
+    last epoch; ``release`` (the authors' ``1 - max(0, e + 1 - held) / decay``) reaches 0.
+    """
     decay_epochs = epochs - epochs_constant
     if epoch < epochs_constant:
         return 1.0
+    if arch == "release":
+        return 1.0 - (epoch + 1 - epochs_constant) / decay_epochs
     return 1.0 - (epoch - epochs_constant + 1) / (decay_epochs + 1)
 
 
@@ -154,6 +161,7 @@ def fit(
     checkpoint_dir: str | Path,
     data: str = "",
     stop_after: int | None = None,
+    initial: dict | None = None,
 ) -> list[dict]:
     """Train (or resume) a network; return the per-epoch metrics (the log rows).
 
@@ -162,7 +170,9 @@ def fit(
     ``train.resume`` and an existing ``checkpoint_last.pt`` of the same settings, seed and
     ``data`` fingerprint, training continues after its epoch; any other one is replaced by
     a fresh run. ``stop_after`` ends the run after that many epochs in total (to simulate
-    an interruption).
+    an interruption). ``initial`` (a model state_dict of this config's network, e.g. the
+    imported authors' weights) starts a fresh run from those weights instead of the seeded
+    initialisation; put its digest into ``data`` so that only a run from it resumes.
     """
     cfg = train_config
     checkpoint_dir = Path(checkpoint_dir)
@@ -171,11 +181,14 @@ def fit(
     torch.manual_seed(seed)
     # channels_last: oneDNN's and cuDNN's fastest conv layout (1.2-1.3x per training step on CPU)
     model = build_model(cfg).to(device, memory_format=torch.channels_last)
+    if initial is not None:
+        load_strict(model, initial, checkpoint_dir, "initial model parameters")
     optimizer = torch.optim.Adam(
         model.parameters(), lr=cfg["learning_rate"], betas=(cfg["beta1"], cfg["beta2"])
     )
+    arch = cfg.get("architecture", "described")
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda epoch: lr_factor(epoch, cfg["epochs"], cfg["epochs_constant"])
+        optimizer, lambda epoch: lr_factor(epoch, cfg["epochs"], cfg["epochs_constant"], arch)
     )
     history: list[dict] = []
     best_epoch = 0
@@ -290,8 +303,9 @@ def train(
     with torch.random.fork_rng(devices=[]):
         model_size = count_parameters(build_model(cfg))
     LOGGER.info(
-        "training width %d depth %d (%d parameters) on %d pairs, validating on %d, device %s",
-        cfg["width"], cfg["depth"], model_size, len(train_set), len(val_set),
+        "training the %s network, width %d depth %d (%d parameters) on %d pairs, "
+        "validating on %d, device %s",
+        cfg["architecture"], cfg["width"], cfg["depth"], model_size, len(train_set), len(val_set),
         select_device(cfg["device"]),
     )  # fmt: skip
     data = ",".join(

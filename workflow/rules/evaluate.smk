@@ -7,6 +7,7 @@ rule evaluate_models:
         splits=f"{RESULTS}/patches/splits.tsv",
         images=[pristine_png(image) for image in IMAGES],
         residuals=[profile_file(image, "residual_npy") for image in IMAGES],
+        checkpoint=MODEL_CHECKPOINT,
     output:
         own_level=f"{EVALUATE}/own_level.tsv",
         equal_psnr=f"{EVALUATE}/equal_psnr.tsv",
@@ -47,6 +48,7 @@ rule evaluate_jnd_qp:
         images=[pristine_png(image) for image in IMAGES],
         ladders=ladder_jsons(),
         summaries=[profile_file(image, "summary") for image in IMAGES],
+        checkpoint=MODEL_CHECKPOINT,
     output:
         table=f"{EVALUATE}/jnd_qp.tsv",
         summary=f"{EVALUATE}/jnd_qp_summary.tsv",

@@ -2,7 +2,7 @@ rule infer_image:
     """JND profile of one image: JND-contaminated luma, JND map (.npy and colour PNG), PSNR."""
     input:
         image=pristine_png("{image}"),
-        checkpoint=f"{RESULTS}/train/checkpoint_best.pt",
+        checkpoint=MODEL_CHECKPOINT,
     output:
         **{key: profile_file("{image}", key) for key in PROFILE_FILES},
     log:

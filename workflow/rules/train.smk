@@ -6,6 +6,14 @@ TRAIN_PATCHES = {
     for split in ["train", "val"]
     for kind in ["pristine", "jnd"]
 }
+# train.checkpoint: a given network (ours, or the authors' .pth) replaces training
+GIVEN_CHECKPOINT = config["train"]["checkpoint"]
+# the network that inference and evaluation use
+MODEL_CHECKPOINT = (
+    f"{RESULTS}/model/checkpoint.pt"
+    if GIVEN_CHECKPOINT
+    else f"{TRAIN}/checkpoint_best.pt"
+)
 
 
 rule train:
@@ -49,8 +57,30 @@ rule train:
         "../scripts/train_model.py"
 
 
+if GIVEN_CHECKPOINT:
+
+    rule use_checkpoint:
+        """train.checkpoint instead of training: ours checked, the authors' .pth imported."""
+        input:
+            checkpoint=GIVEN_CHECKPOINT,
+        output:
+            checkpoint=MODEL_CHECKPOINT,
+        log:
+            f"{RESULTS}/logs/train/use_checkpoint.log",
+        conda:
+            "../../envs/torch.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=5,
+        params:
+            format=FORMAT["model"],
+        script:
+            "../scripts/use_checkpoint.py"
+
+
 rule model:
-    """Target: the trained network, its training log and loss curve."""
+    """Target: the trained network, its training log and loss curve (or the given network)."""
     input:
-        rules.train.output,
+        MODEL_CHECKPOINT if GIVEN_CHECKPOINT else rules.train.output,
     localrule: True

@@ -6,6 +6,7 @@ from vvcjnd.evaluate.figures import plot_jnd_qp
 from vvcjnd.evaluate.jnd_qp import JND_QP_TITLE, evaluate_jnd_qp, jnd_qp_note
 from vvcjnd.evaluate.report import write_html_table
 from vvcjnd.io import write_table
+from vvcjnd.model.checkpoint import describe_origin, read_checkpoint
 from vvcjnd.paths import decoded_png, pristine_png, profile_paths
 from vvcjnd.workflow import logged
 
@@ -25,6 +26,9 @@ with logged(snakemake.log[0], snakemake.output) as logger:
     )
     write_table(snakemake.output.table, table)
     write_table(snakemake.output.summary, summary)
-    write_html_table(Path(snakemake.output.html), summary, JND_QP_TITLE, jnd_qp_note(threshold))
+    origin = describe_origin(read_checkpoint(Path(snakemake.input.checkpoint)))
+    logger.info("our model: %s", origin)
+    note = f"{jnd_qp_note(threshold)} Our model: {origin}."
+    write_html_table(Path(snakemake.output.html), summary, JND_QP_TITLE, note)
     plot_jnd_qp(table, Path(snakemake.output.figure))
     logger.info("JND-QP summary:\n%s", summary.to_string())
