@@ -10,7 +10,6 @@ from snakemake.utils import min_version
 from vvcjnd.config import validate_config
 from vvcjnd.errors import VvcjndError
 
-
 min_version("9.27")
 
 
@@ -31,6 +30,7 @@ include: "workflow/rules/sources.smk"
 include: "workflow/rules/distort.smk"
 include: "workflow/rules/quality.smk"
 include: "workflow/rules/subjective.smk"
+include: "workflow/rules/planning.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/patches.smk"
 include: "workflow/rules/train.smk"
@@ -59,4 +59,5 @@ rule all:
         rules.model.input,
         rules.infer.input,
         rules.evaluate.input,
+        rules.subjective_planning.output,
     localrule: True

@@ -37,6 +37,10 @@ STAGES = {
         "bench_model.py",
         ["--width", "8", "--repeats", "1", "--batches", "16", "--train-batch", "4"],
     ),
+    "subjective": (
+        "bench_subjective.py",
+        ["--subjects", "5", "--think-ms", "100", "--max-seconds", "30", "--kill"],
+    ),
 }
 COLUMNS = ["stage", "figure", "value", "target", "baseline ratio"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-STAGES = {"distort", "labels", "patches", "infer", "model"}
+STAGES = {"distort", "labels", "patches", "infer", "model", "subjective"}
 
 
 @pytest.mark.slow

@@ -50,12 +50,18 @@ def _set(config: dict, key: str, value) -> dict:
     *sections, name = key.split(".")
     node = changed
     for section in sections:
-        node = node.setdefault(section, {})
-        node = node if node is not None else {}
+        node = node[section]
     if node.get(name) == value:
         raise AssertionError(f"tests/config_effects.yaml: {key} already is {value!r}")
     node[name] = value
     return changed
+
+
+def _reversed(node):
+    """``node`` with the keys of every mapping in reverse order."""
+    if not isinstance(node, dict):
+        return node
+    return {key: _reversed(node[key]) for key in reversed(list(node))}
 
 
 def _plans(workdir: Path, requests: list[dict]) -> list[dict]:
@@ -70,8 +76,12 @@ def _plans(workdir: Path, requests: list[dict]) -> list[dict]:
 @pytest.mark.slow
 def test_each_change_reruns_exactly_its_rules_and_their_downstream(finished_small_run):
     workdir, config = finished_small_run
+    config = validate_config(copy.deepcopy(config))  # defaults filled: every key has a value
     cases = {key: row for key, row in sorted(EFFECTS.items()) if "skip" not in row}
-    requests, forced = [{"configfile": str(workdir / "config.yaml")}], {}
+    reordered = workdir / "reordered.yaml"  # the same settings, keys in reverse order
+    reordered.write_text(yaml.safe_dump(_reversed(config), sort_keys=False))
+    requests = [{"configfile": str(workdir / "config.yaml")}, {"configfile": str(reordered)}]
+    forced = {}
     for key, row in cases.items():
         changed = _set(config, key, row["change"])
         validate_config(copy.deepcopy(changed))  # a bad `change` fails here, naming the key
@@ -84,6 +94,8 @@ def test_each_change_reruns_exactly_its_rules_and_their_downstream(finished_smal
                  for rules in forced_rules]  # fmt: skip
     answers = _plans(workdir, requests)
     assert answers[0] == {}, f"the finished run is not up to date: {answers[0]}"
+    assert answers[1] == {}, f"reordering the config's keys plans {answers[1]}"
+    answers = answers[1:]
     expected = {(): set()}
     for rules, answer in zip(forced_rules, answers[1 + len(cases) :], strict=True):
         expected[rules] = set(answer)

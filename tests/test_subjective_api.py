@@ -79,10 +79,13 @@ def expected_jnd() -> dict[str, int]:
 
 def test_whole_sessions_export_and_label_stage(setup, tmp_path):
     stimuli, client = setup
+    codes = {}
     for subject in ("p1", "p2", "p3", "p4"):
         assert begin(client, subject).json() == {"display": "side_by_side"}
         assert play(client, stimuli, subject) > 0
-        assert client.get(f"/api/subjects/{subject}/trial").json() == {"done": True}
+        done = client.get(f"/api/subjects/{subject}/trial").json()
+        assert done.keys() == {"done", "end", "completion_code"} and done["end"] == "finished"
+        codes[subject] = done["completion_code"]
     files = export(stimuli.db, tmp_path / "export")
     samples = read_table(files["samples"])
     assert list(samples.columns[:4]) == ["image_id", "subject_id", "jnd_qp", "session"]
@@ -95,6 +98,8 @@ def test_whole_sessions_export_and_label_stage(setup, tmp_path):
     subjects = read_table(files["subjects"])
     assert not subjects["flagged"].any() and (subjects["images_done"] == 3).all()
     assert (subjects["user_agent"] == "pytest").all()
+    assert dict(zip(subjects["subject_id"], subjects["completion_code"], strict=True)) == codes
+    assert len(set(codes.values())) == 4 and all(len(c) == 12 for c in codes.values())
 
     for source, path in (("test", stimuli.db), ("tidy", files["samples"])):
         outputs = {

@@ -113,10 +113,9 @@ class Observer:
         self.shot("viewing_check")
         self.click("check-continue")
 
-    def play(self, subject: str, reload_at: int | None = None) -> None:
-        from selenium.webdriver.common.by import By
-
-        last = None
+    def next_page(self, last: str | None) -> tuple[str, str]:
+        """(phase, trial id) of the next trial (another than ``last``) or the end page; breaks
+        on the way are ended with Enter."""
         while True:
             self.wait.until(
                 lambda d, last=last: (
@@ -125,14 +124,30 @@ class Observer:
                 )
             )
             phase, trial = self.state()
+            if phase != "break":
+                return phase, trial
+            self.shot("break")
+            self.keys("\ue007")  # Enter
+            self.wait.until(lambda d: self.state()[0] != "break")
+
+    def images(self) -> list[bytes]:
+        """The two images of the open trial, fetched as the page did."""
+        from selenium.webdriver.common.by import By
+
+        urls = [
+            self.driver.find_element(By.ID, f"img-{slot}").get_attribute("src")
+            for slot in ("left", "right")
+        ]
+        return [httpx.get(url, timeout=10).content for url in urls]
+
+    def play(self, subject: str, reload_at: int | None = None) -> None:
+
+        last = None
+        while True:
+            phase, trial = self.next_page(last)
             if phase == "done":
                 self.shot("done")
                 return
-            if phase == "break":
-                self.shot("break")
-                self.keys("\ue007")  # Enter
-                self.wait.until(lambda d: self.state()[0] != "break")
-                continue
             if self.answers == reload_at:
                 self.driver.refresh()  # mid-trial: the same trial must come back
                 self.pass_check()
@@ -142,26 +157,32 @@ class Observer:
                 self.wait.until(lambda d: self.state()[1] != "")
                 assert self.state()[1] == trial
                 reload_at = None
-            left, right = (
-                self.driver.find_element(By.ID, f"img-{slot}").get_attribute("src")
-                for slot in ("left", "right")
-            )
-            images = [httpx.get(url, timeout=10).content for url in (left, right)]
-            answer = observe(self.stimuli, *images)
+            answer = observe(self.stimuli, *self.images())
             toggle = self.driver.execute_script("return document.body.dataset.display") == "toggle"
             if toggle:
                 self.shot("trial_toggle")
                 self.keys(" ")  # show B: answers are possible after both were seen
             else:
                 self.shot("trial")
-            button = "answer-same" if answer == "same" else "answer-different"
-            self.wait.until(lambda d, button=button: d.find_element(By.ID, button).is_enabled())
-            if self.answers % 2:
-                self.click(button)
-            else:
-                self.keys("s" if answer == "same" else "d")
-            self.answers += 1
+            self.respond(answer)
             last = trial
+
+    def respond(self, answer: str, shot: str | None = None) -> None:
+        """Answer once the buttons unlock (screenshot ``shot`` then): by click and by key in
+        turn."""
+        from selenium.webdriver.common.by import By
+
+        button = {"same": "answer-same", "different": "answer-different"}.get(
+            answer, "answer-not-sure"
+        )
+        self.wait.until(lambda d: d.find_element(By.ID, button).is_enabled())
+        if shot:
+            self.shot(shot)
+        if self.answers % 2:
+            self.click(button)
+        else:
+            self.keys({"same": "s", "different": "d", "not_sure": "n"}[answer])
+        self.answers += 1
 
 
 def test_simulated_observers_through_the_page_give_their_thresholds(tmp_path):

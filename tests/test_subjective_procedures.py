@@ -130,3 +130,36 @@ def test_schedule_keeps_sessions_together_and_breaks_between_them():
     data = [s for s in specs if s.kind == DATA]
     repeats = sum(a.image_id == b.image_id for a, b in zip(data, data[1:], strict=False))
     assert repeats < len(data) // 2  # searches of a session are interleaved
+
+
+@pytest.mark.parametrize("n_levels", [1, 2, 5, 16, 39])
+def test_not_sure_repeats_the_level_and_a_second_one_counts_as_same(n_levels):
+    """An observer unsure the first time at and just below its threshold (then sure: noticed at
+    the threshold, unsure again below it) is found exactly, within twice bisection's bound."""
+    bound = 2 * (math.ceil(math.log2(n_levels)) + 1)
+    for threshold in range(n_levels + 1):
+        state, seen, last = start("bisection", n_levels), set(), None
+        while (level := state.next_level()) is not None:
+            near = level in (threshold - 1, threshold)
+            if near and (level not in seen or level < threshold):
+                answer = Answer.NOT_SURE
+            else:
+                answer = Answer.DIFFERENT if level >= threshold else Answer.SAME
+            seen.add(level)
+            state = state.record(level, answer)
+            if answer is Answer.NOT_SURE and last != (level, Answer.NOT_SURE):
+                assert state.next_level() == level  # a first "not sure": shown once more
+            last = (level, answer)
+        assert state.trials <= bound
+        expected = min(threshold, n_levels - 1)
+        assert state.result().level_index == expected, (n_levels, threshold)
+
+
+def test_a_second_not_sure_is_same_and_a_sure_answer_after_one_is_taken_as_is():
+    once = Bisection(5).record(2, Answer.NOT_SURE)
+    assert once.next_level() == 2 and once.trials == 1
+    twice = once.record(2, Answer.NOT_SURE)
+    assert (twice.low, twice.high) == (Bisection(5).record(2, Answer.SAME).low, 5)
+    sure = once.record(2, Answer.DIFFERENT)
+    assert (sure.low, sure.high, sure.trials) == (0, 2, 2)
+    assert replay("bisection", 5, [(2, "not_sure"), (2, "not_sure")]).low == 3

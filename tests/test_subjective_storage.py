@@ -54,7 +54,13 @@ def test_sigkill_loses_no_acknowledged_answer_and_subjects_resume(tmp_path):
         server = LiveServer(stimuli, port=server.port).start()
         with httpx.Client(base_url=server.base, timeout=10) as client:
             again = client.post("/api/subjects", json={"subject_id": "k1"}).json()
-            assert again == {"subject_id": "k1", "consented": True, "finished": False}
+            assert again == {
+                "subject_id": "k1",
+                "consented": True,
+                "finished": False,
+                "end": None,
+                "completion_code": None,
+            }
             resumed = client.get("/api/subjects/k1/trial").json()
             assert resumed["trial_id"] == open_trial["trial_id"]
             assert client.get(resumed["images"]["left"]).status_code == 200

@@ -123,15 +123,19 @@ def operational_keys(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> frozenset[s
 
 
 def result_settings(config: dict, section: str) -> dict:
-    """A copy of config ``section`` without its operational keys: what a rule's params carry."""
+    """A copy of config ``section`` without its operational keys: what a rule's params carry.
+
+    Keys are sorted at every level, so that the order in which a config file writes its keys
+    (which Snakemake's params comparison would see) never reruns a job.
+    """
     operational = operational_keys()
 
     def strip(prefix: str, node):
         if not isinstance(node, dict):
             return node
         return {
-            key: strip(f"{prefix}.{key}", value)
-            for key, value in node.items()
+            key: strip(f"{prefix}.{key}", node[key])
+            for key in sorted(node)
             if f"{prefix}.{key}" not in operational
         }
 

@@ -18,6 +18,7 @@ STREAMS = {
     "labels_simulate": 3,  # keys: session
     "labels_bootstrap": 31,  # keys: image id
     "labels_planning": 32,
+    "labels_protocols": 33,  # keys: panel, then procedure, image and subject
     "train": 400,  # the training seed (torch's initial seed, epoch orders, flips)
     "patch_split": 4001,
     "patch_figure": 4002,

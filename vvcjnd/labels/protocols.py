@@ -35,9 +35,18 @@ from vvcjnd.subjective.quest import Collective, Quest, QuestSettings
 
 STREAM = "labels_protocols"  # keys: panel, then procedure, image and subject
 PROCEDURES = ("bisection", "quest", "collective_quest")
-COLUMNS = ["procedure", "n_subjects", "panels", "images", "trials_per_image",
-           "trials_per_subject_image", "minutes_per_subject", "rmse_qp", "bias_qp",
-           "max_abs_error_qp"]  # fmt: skip
+COLUMNS = [
+    "procedure",
+    "n_subjects",
+    "panels",
+    "images",
+    "trials_per_image",
+    "trials_per_subject_image",
+    "minutes_per_subject",
+    "rmse_qp",
+    "bias_qp",
+    "max_abs_error_qp",
+]
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,9 @@ def individual_results(noticed, ladder, procedure, quest, planning, seed, panel)
         for j in range(n_subjects):
             rng = seeded_rng(seed, STREAM, panel, procedure, i, j)
             answer = Answerer(noticed[i, j], ladder, planning.trial_noise_sd, rng)
-            start = Bisection(len(ladder)) if procedure == "bisection" else Quest(len(ladder), quest)
+            start = (
+                Bisection(len(ladder)) if procedure == "bisection" else Quest(len(ladder), quest)
+            )
             state, trials[i, j] = run_search(start, answer)
             if procedure == "bisection":
                 results[i, j] = ladder[state.result().level_index]
@@ -125,16 +136,25 @@ def _row(procedure, n, panels, points, latent, trials_per_image, planning) -> di
         "images": len(latent) // panels,
         "trials_per_image": per_image,
         "trials_per_subject_image": per_image / n,
-        "minutes_per_subject": per_image / n * (len(latent) // panels)
-        * planning.seconds_per_trial / 60.0,
+        "minutes_per_subject": per_image
+        / n
+        * (len(latent) // panels)
+        * planning.seconds_per_trial
+        / 60.0,
         "rmse_qp": float(np.sqrt(np.mean(errors**2))),
         "bias_qp": float(np.mean(errors)),
         "max_abs_error_qp": float(np.max(np.abs(errors))),
     }
 
 
-def planning_table(latent: np.ndarray, ladder, panel: PanelSettings, quest: QuestSettings,
-                   planning: PlanningSettings, seed: int) -> pd.DataFrame:  # fmt: skip
+def planning_table(
+    latent: np.ndarray,
+    ladder,
+    panel: PanelSettings,
+    quest: QuestSettings,
+    planning: PlanningSettings,
+    seed: int,
+) -> pd.DataFrame:
     """One row per procedure and panel size (COLUMNS), over all images and panels."""
     largest = max(planning.subjects)
     collected = {(p, n): ([], [], []) for p in PROCEDURES for n in planning.subjects}
@@ -158,8 +178,11 @@ def planning_table(latent: np.ndarray, ladder, panel: PanelSettings, quest: Ques
                 points.append(point)
                 counts.append(trials)
             truth += list(latent)
-    rows = [_row(p, n, planning.panels, *collected[(p, n)], planning)
-            for p in PROCEDURES for n in planning.subjects]  # fmt: skip
+    rows = [
+        _row(p, n, planning.panels, *collected[(p, n)], planning)
+        for p in PROCEDURES
+        for n in planning.subjects
+    ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -169,8 +192,9 @@ def plot_planning(table: pd.DataFrame, path: str | os.PathLike) -> None:
     error, time = figure.subplots(1, 2)
     for procedure, rows in table.groupby("procedure", sort=False):
         error.plot(rows["n_subjects"], rows["rmse_qp"], "o-", markersize=3, label=procedure)
-        time.plot(rows["n_subjects"], rows["minutes_per_subject"], "o-", markersize=3,
-                  label=procedure)  # fmt: skip
+        time.plot(
+            rows["n_subjects"], rows["minutes_per_subject"], "o-", markersize=3, label=procedure
+        )
     error.set_xlabel("subjects per image")
     error.set_ylabel("RMSE of the JND point vs latent (QP)")
     error.set_ylim(bottom=0)
@@ -183,16 +207,36 @@ def plot_planning(table: pd.DataFrame, path: str | os.PathLike) -> None:
     save_figure(figure, path, dpi=120)
 
 
-def write_planning(quality_path, manifest_path, ladder, simulate: dict, quest: dict,
-                   planning: dict, seed: int, table_path, figure_path) -> pd.DataFrame:  # fmt: skip
+def write_planning(
+    quality_path,
+    manifest_path,
+    ladder,
+    simulate: dict,
+    quest: dict,
+    planning: dict,
+    seed: int,
+    table_path,
+    figure_path,
+) -> pd.DataFrame:
     """The planning table and figure from the quality table and the manifest; ``simulate`` is
     the observer part of ``labels.simulate`` (metric, threshold, bias_sd, noise_sd,
     careless_share)."""
     panel = PanelSettings(**simulate)
-    latent = latent_thresholds(read_table(quality_path), read_manifest(manifest_path),
-                               panel.metric, panel.threshold, ladder)["latent_qp"].to_numpy()  # fmt: skip
-    table = planning_table(latent, list(ladder), panel, QuestSettings.from_config(quest),
-                           PlanningSettings.from_config(planning), seed)  # fmt: skip
+    latent = latent_thresholds(
+        read_table(quality_path),
+        read_manifest(manifest_path),
+        panel.metric,
+        panel.threshold,
+        ladder,
+    )["latent_qp"].to_numpy()
+    table = planning_table(
+        latent,
+        list(ladder),
+        panel,
+        QuestSettings.from_config(quest),
+        PlanningSettings.from_config(planning),
+        seed,
+    )
     write_table(table_path, table)
     plot_planning(table, figure_path)
     return table

@@ -17,15 +17,19 @@ import pandas as pd
 
 from vvcjnd.io import write_table
 from vvcjnd.subjective.schedule import (
+    COLLECTIVE,
     DATA,
+    FINISHED,
     TRAP_MAX,
     TRAP_SAME,
     Past,
     TrialPlan,
+    collective_states,
     correct_answer,
+    qualification_errors,
     searches,
 )
-from vvcjnd.subjective.store import connect_readonly, stored_plan
+from vvcjnd.subjective.store import completion_code, connect_readonly, stored_plan, stored_secret
 
 TRIAL_COLUMNS = [
     "subject_id",
@@ -40,10 +44,15 @@ TRIAL_COLUMNS = [
     "answer",
     "correct",
     "response_ms",
+    "flicker_hz",
+    "flicker_off",
     "served_at",
     "answered_at",
+    "answer_seq",
 ]
 VIEWING_COLUMNS = ["screen_w", "screen_h", "window_w", "window_h", "dpr", "display", "user_agent"]
+VIEWING_COLUMNS += ["refresh_hz"]
+END_COLUMNS = ["end_reason", "completion_code"]
 
 
 def read_database(path: str | os.PathLike) -> tuple[TrialPlan, pd.DataFrame, pd.DataFrame]:
@@ -53,8 +62,13 @@ def read_database(path: str | os.PathLike) -> tuple[TrialPlan, pd.DataFrame, pd.
         plan = TrialPlan.from_json(json.loads(stored_plan(connection, path)))
         trials = pd.read_sql_query("SELECT * FROM trials ORDER BY subject_id, seq", connection)
         subjects = pd.read_sql_query("SELECT * FROM subjects ORDER BY subject_id", connection)
+        secret = stored_secret(connection)
     finally:
         connection.close()
+    subjects["completion_code"] = [
+        completion_code(secret, subject) if reason == FINISHED else None
+        for subject, reason in zip(subjects["subject_id"], subjects["end_reason"], strict=True)
+    ]
     return plan, trials, subjects
 
 
@@ -90,6 +104,7 @@ def subject_table(plan: TrialPlan, trials: pd.DataFrame, subjects: pd.DataFrame)
                 "subject_id": subject.subject_id,
                 "created_at": subject.created_at,
                 "finished_at": subject.finished_at,
+                **{column: getattr(subject, column) for column in END_COLUMNS},
                 **{column: getattr(subject, column) for column in VIEWING_COLUMNS},
                 "trials": len(mine),
                 "data_trials": int((mine["kind"] == DATA).sum()),
@@ -97,11 +112,13 @@ def subject_table(plan: TrialPlan, trials: pd.DataFrame, subjects: pd.DataFrame)
                 "traps": len(traps),
                 "trap_failures": failed,
                 "trap_failure_share": share,
+                "qualification_errors": qualification_errors(_history(mine)),
                 "flagged": share > plan.trap_fail_share,
             }
         )
-    columns = ["subject_id", "created_at", "finished_at", *VIEWING_COLUMNS, "trials"]
+    columns = ["subject_id", "created_at", "finished_at", *END_COLUMNS, *VIEWING_COLUMNS, "trials"]
     columns += ["data_trials", "images_done", "traps", "trap_failures", "trap_failure_share"]
+    columns += ["qualification_errors"]
     return pd.DataFrame(rows, columns=[*columns, "flagged"])
 
 
@@ -117,6 +134,8 @@ def sample_table(plan: TrialPlan, trials: pd.DataFrame, subjects: pd.DataFrame) 
     level_column = f"jnd_{plan.level_name}"
     rows = []
     for subject_id, mine in answered.groupby("subject_id", sort=True):
+        if plan.procedure == COLLECTIVE:
+            break  # one posterior per image, no per-subject sample: collective.tsv
         if plan.exclude_flagged and flagged.get(subject_id, False):
             continue
         counts = mine[mine["kind"] == DATA]["image_id"].value_counts()
@@ -153,8 +172,32 @@ def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
     ]
     table["correct"] = table["correct"].astype("boolean")
     return table[TRIAL_COLUMNS].astype(
-        {"level_index": "Int64", "level": "Int64", "response_ms": "Int64"}
+        {
+            "level_index": "Int64",
+            "level": "Int64",
+            "response_ms": "Int64",
+            "flicker_off": "boolean",
+            "answer_seq": "Int64",
+        }
     )
+
+
+def collective_table(plan: TrialPlan, trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per image of the collective QUEST+ posterior of all subjects' data answers in
+    commit order: threshold mean and sd (level indices), trials, subjects, and
+    the satisfied-user ratio at each ladder level (sur_<level>)."""
+    data = _answered(trials)
+    data = data[data["kind"] == DATA].sort_values("answer_seq")
+    answers = zip(data["image_id"], data["level_index"].astype(int), data["answer"], strict=True)
+    rows = []
+    for image, state in collective_states(plan, answers).items():
+        mine = data[data["image_id"] == image]
+        row = {"image_id": image, "threshold": state.threshold, "threshold_sd": state.threshold_sd}
+        row.update(trials=len(mine), subjects=mine["subject_id"].nunique())
+        sur = state.sur_curve()
+        row.update({f"sur_{level}": float(sur[i]) for i, level in enumerate(plan.levels)})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def label_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -169,6 +212,9 @@ def export(path: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Pat
     plan, trials, subjects = read_database(path)
     out_dir = Path(out_dir)
     files = {name: out_dir / f"{name}.tsv" for name in ("samples", "trials", "subjects")}
+    if plan.procedure == COLLECTIVE:
+        files["collective"] = out_dir / "collective.tsv"
+        write_table(files["collective"], collective_table(plan, trials))
     write_table(files["samples"], sample_table(plan, trials, subjects))
     write_table(files["trials"], trial_table(trials))
     write_table(files["subjects"], subject_table(plan, trials, subjects))

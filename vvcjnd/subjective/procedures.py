@@ -14,12 +14,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
+from vvcjnd.subjective.relaxed import bisection_answer
+
 
 class Answer(enum.StrEnum):
     """What an observer can answer about a pair (pristine, distorted)."""
 
     SAME = "same"
     DIFFERENT = "different"
+    NOT_SURE = "not_sure"  # relaxed answers (subjective.not_sure); see vvcjnd.subjective.relaxed
 
 
 class OutcomeKind(enum.StrEnum):
@@ -50,13 +53,15 @@ class Bisection:
     stands for "never noticed". Each trial shows the middle of the interval; "different"
     moves ``high`` down to it, "same" moves ``low`` above it. The search ends when the
     interval is one value: ceil(log2(n_levels + 1)) trials at most, which is at most
-    ceil(log2 n_levels) + 1 (6 for the 39 QPs 13..51).
+    ceil(log2 n_levels) + 1 (6 for the 39 QPs 13..51). A first "not sure" at a level shows
+    it once more (``unsure``), a second one counts as "same" (vvcjnd.subjective.relaxed).
     """
 
     n_levels: int
     low: int = 0
     high: int | None = None
     trials: int = 0
+    unsure: bool = False  # the last answer, at next_level(), was a first "not sure"
 
     def __post_init__(self) -> None:
         if self.n_levels < 1:
@@ -79,10 +84,12 @@ class Bisection:
         expected = self.next_level()
         if expected is None or level != expected:
             raise ValueError(f"bisection expected an answer at level {expected}, got {level}")
-        answer = Answer(answer)
-        if answer is Answer.DIFFERENT:
-            return replace(self, high=level, trials=self.trials + 1)
-        return replace(self, low=level + 1, trials=self.trials + 1)
+        answer = bisection_answer(Answer(answer), self.unsure)
+        if answer is None:
+            return replace(self, unsure=True, trials=self.trials + 1)
+        if answer == Answer.DIFFERENT:
+            return replace(self, high=level, trials=self.trials + 1, unsure=False)
+        return replace(self, low=level + 1, trials=self.trials + 1, unsure=False)
 
     def result(self) -> Outcome:
         """The outcome of a finished search."""

@@ -12,18 +12,19 @@ is left), with trap trials mixed in at ``trap_rate``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vvcjnd.seeds import rng as seeded_rng
-from vvcjnd.subjective.procedures import Answer, replay
+from vvcjnd.subjective.procedures import Answer, start
 
 TRAINING = "training"
 DATA = "data"
 TRAP_SAME = "trap_same"  # both images pristine: the correct answer is "same"
 TRAP_MAX = "trap_max"  # the most distorted level: the correct answer is "different"
-KINDS = (TRAINING, DATA, TRAP_SAME, TRAP_MAX)
-SLOTS = ("left", "right")  # side by side; in toggle mode "left" is A, "right" is B
-
+QUALIFICATION = "qualification"  # easy traps before the data trials (crowd.qualification_*)
+KINDS = (TRAINING, QUALIFICATION, DATA, TRAP_SAME, TRAP_MAX)
+SLOTS = ("left", "right")  # side by side; in toggle and flicker mode "left" is A, "right" is B
+FINISHED, DISQUALIFIED, EXPIRED = "finished", "disqualified", "expired"  # how a subject's test ends
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,17 @@ class TrialPlan:
     exclude_flagged: bool  # leave flagged subjects' samples out of the labels
     break_every: int  # a break after this many test trials (and between sessions)
     training_trials: int  # practice trials with feedback before the test, not data
-    display: str  # auto, side_by_side or toggle
+    display: str  # auto, side_by_side, toggle or flicker
     gap_px: int  # gap between the two images side by side, in screen pixels
+    flicker_hz: float = 8.0  # image changes per second in the flicker display
+    flicker_tolerance: float = 0.15  # a trial's measured rate off by more than this share: marked
+    not_sure: bool = False  # the third answer "not sure" is offered
+    id_param: str = "subject"  # URL parameter with the subject id
+    time_limit_min: float | None = None  # minutes from consent; None: no limit
+    min_screen: tuple[int | None, int | None] = (None, None)  # screen pixels (width, height)
+    qualification_trials: int = 0
+    qualification_max_errors: int = 0
+    quest: dict = field(default_factory=dict)  # QUEST+ settings (subjective.quest)
 
     @classmethod
     def from_json(cls, data: dict) -> TrialPlan:
@@ -60,6 +70,15 @@ class TrialPlan:
             training_trials=int(data["training_trials"]),
             display=data["display"],
             gap_px=int(data["gap_px"]),
+            flicker_hz=float(data.get("flicker_hz", 8.0)),
+            flicker_tolerance=float(data.get("flicker_tolerance", 0.15)),
+            not_sure=bool(data.get("not_sure", False)),
+            id_param=str(data.get("id_param", "subject")),
+            time_limit_min=data.get("time_limit_min"),
+            min_screen=tuple(data.get("min_screen", (None, None))),
+            qualification_trials=int(data.get("qualification_trials", 0)),
+            qualification_max_errors=int(data.get("qualification_max_errors", 0)),
+            quest=dict(data.get("quest", {})),
         )
 
     @property
@@ -70,10 +89,17 @@ class TrialPlan:
         return next(s for s, images in self.sessions.items() if image_id in images)
 
     def estimated_trials(self) -> int:
-        """Trials of a whole run: training plus at most ceil(log2(L + 1)) per image, with traps."""
+        """Trials of a whole run: training and qualification plus, per image, at most
+        ceil(log2(L + 1)) (bisection) or QUEST+'s max_trials, with traps."""
         per_image = math.ceil(math.log2(self.n_levels + 1))
+        if self.procedure in ("quest", COLLECTIVE):
+            settings = quest_settings(self)
+            per_image = (
+                settings.max_trials if self.procedure == "quest" else settings.collective_trials
+            )
         data = per_image * sum(len(images) for images in self.sessions.values())
-        return self.training_trials + math.ceil(data / (1 - self.trap_rate))
+        before = self.training_trials + self.qualification_trials
+        return before + math.ceil(data / (1 - self.trap_rate))
 
 
 @dataclass(frozen=True)
@@ -108,6 +134,21 @@ def correct_answer(kind: str, level_index: int | None) -> str | None:
     return Answer.SAME.value if level_index is None else Answer.DIFFERENT.value
 
 
+def qualification_errors(history: list[Past]) -> int:
+    """Wrong answers of the qualification block so far."""
+    return sum(
+        past.answer != correct_answer(QUALIFICATION, past.level_index)
+        for past in history
+        if past.kind == QUALIFICATION
+    )
+
+
+def end_reason(plan: TrialPlan, history: list[Past]) -> str:
+    """Why :func:`next_trial` ended a subject's test: finished, or disqualified."""
+    failed = qualification_errors(history) > plan.qualification_max_errors
+    return DISQUALIFIED if failed else FINISHED
+
+
 def subject_order(plan: TrialPlan, subject_id: str) -> list[tuple[int, list[str]]]:
     """(session, image ids) in the order this subject sees them."""
     rng = seeded_rng(plan.seed, "subjective_order", subject_id)
@@ -119,21 +160,84 @@ def subject_order(plan: TrialPlan, subject_id: str) -> list[tuple[int, list[str]
     return order
 
 
-def searches(plan: TrialPlan, history: list[Past]):
-    """Image id -> the procedure's state after this subject's data answers on it."""
+COLLECTIVE = "quest_collective"
+
+
+@dataclass(frozen=True)
+class CollectiveSearch:
+    """A subject's part in an image's collective QUEST+ posterior: ``needed`` trials, each at
+    the level the posterior of all subjects' answers so far proposes (None: not known here)."""
+
+    posterior: object | None  # vvcjnd.subjective.quest.Collective
+    trials: int
+    needed: int
+
+    @property
+    def done(self) -> bool:
+        return self.trials >= self.needed
+
+    def next_level(self) -> int | None:
+        return None if self.done else self.posterior.next_level()
+
+
+def quest_settings(plan: TrialPlan):
+    from vvcjnd.subjective.quest import QuestSettings
+
+    return QuestSettings.from_config(plan.quest)
+
+
+def collective_states(plan: TrialPlan, answers, states: dict | None = None) -> dict:
+    """Image id -> the collective posterior after ``answers`` ((image id, level index, answer)
+    of every subject's data trials, in commit order): a pure function of the stored answers.
+    ``states`` (the result for a prefix of them) continues the fold with the rest."""
+    from vvcjnd.subjective.quest import Collective
+
+    settings = quest_settings(plan)
+    if states is None:
+        images = [image for images in plan.sessions.values() for image in images]
+        states = {image: Collective(plan.n_levels, settings) for image in images}
+    states = dict(states)
+    for image, level, answer in answers:
+        states[image] = states[image].update(int(level), answer)
+    return states
+
+
+def fresh_search(plan: TrialPlan):
+    """A subject's search of one image before any answer: the plan's procedure (QUEST+ with
+    the plan's settings, vvcjnd.subjective.quest)."""
+    if plan.procedure == "quest":
+        from vvcjnd.subjective.quest import Quest
+
+        return Quest(plan.n_levels, quest_settings(plan))
+    return start(plan.procedure, plan.n_levels)
+
+
+def searches(plan: TrialPlan, history: list[Past], collective: dict | None = None):
+    """Image id -> the procedure's state after this subject's data answers on it (for the
+    collective procedure, the subject's part in the image's ``collective`` posterior)."""
     answers: dict[str, list[tuple[int, str]]] = {}
     for past in history:
         if past.kind == DATA:
             answers.setdefault(past.image_id, []).append((past.level_index, past.answer))
-    return {
-        image: replay(plan.procedure, plan.n_levels, answers.get(image, []))
-        for images in plan.sessions.values()
-        for image in images
-    }
+    states = {}
+    for image in (image for images in plan.sessions.values() for image in images):
+        if plan.procedure == COLLECTIVE:
+            needed = quest_settings(plan).collective_trials
+            posterior = None if collective is None else collective[image]
+            states[image] = CollectiveSearch(posterior, len(answers.get(image, [])), needed)
+            continue
+        state = fresh_search(plan)
+        for level, answer in answers.get(image, []):
+            state = state.record(level, Answer(answer))
+        states[image] = state
+    return states
 
 
-def next_trial(plan: TrialPlan, subject_id: str, history: list[Past]) -> TrialSpec | None:
-    """The trial after ``history`` (all answered trials, in order), or None when done."""
+def next_trial(
+    plan: TrialPlan, subject_id: str, history: list[Past], collective: dict | None = None
+) -> TrialSpec | None:
+    """The trial after ``history`` (all answered trials, in order), or None when done
+    (``collective``: the images' posteriors, for the collective procedure)."""
     seq = len(history)
     order = subject_order(plan, subject_id)
     rng = seeded_rng(plan.seed, "subjective_trial", subject_id, seq)
@@ -142,7 +246,15 @@ def next_trial(plan: TrialPlan, subject_id: str, history: list[Past]) -> TrialSp
         session, images = order[0]
         level = plan.n_levels - 1 if seq % 2 == 0 else None
         return TrialSpec(seq, TRAINING, images[0], session, level, slot, False)
-    states = searches(plan, history)
+    before = plan.training_trials + plan.qualification_trials
+    if seq < before:
+        session, images = order[0]
+        level = plan.n_levels - 1 if seq % 2 == 0 else None
+        image = images[int(rng.integers(len(images)))]
+        return TrialSpec(seq, QUALIFICATION, image, session, level, slot, False)
+    if end_reason(plan, history) == DISQUALIFIED:
+        return None
+    states = searches(plan, history, collective)
     pending = [(s, images) for s, images in order if any(not states[i].done for i in images)]
     if not pending:
         return None
@@ -159,8 +271,12 @@ def next_trial(plan: TrialPlan, subject_id: str, history: list[Past]) -> TrialSp
         candidates = others or unfinished
         image = candidates[int(rng.integers(len(candidates)))]
         level = states[image].next_level()
-    tested = seq - plan.training_trials
-    new_session = previous is not None and previous.kind != TRAINING and previous.session != session
+    tested = seq - before
+    new_session = (
+        previous is not None
+        and previous.kind not in (TRAINING, QUALIFICATION)
+        and previous.session != session
+    )
     due = new_session or (tested > 0 and tested % plan.break_every == 0)
     break_before = due and not (previous is not None and previous.break_before)  # none twice
     return TrialSpec(seq, kind, image, session, level, slot, break_before)

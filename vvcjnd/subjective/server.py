@@ -4,7 +4,7 @@ Security: the server binds to 127.0.0.1 unless told otherwise; the admin API nee
 printed at start (``Authorization: Bearer``); a subject fetches images only through the trial
 currently open for them (``/api/subjects/<id>/trials/<trial>/<left|right>``: the server looks
 the file up, no client string reaches a path); bodies are pydantic models, unknown fields are
-refused, and a body over :data:`MAX_BODY_BYTES` is refused before it is read; every error is
+refused, and a body over :data:`~.web.MAX_BODY_BYTES` is refused before it is read; every error is
 a short JSON ``{"error": ...}``.
 """
 
@@ -19,20 +19,35 @@ from typing import Annotated, Literal
 
 from fastapi import FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from vvcjnd.subjective import export
-from vvcjnd.subjective.schedule import TRAINING, correct_answer, next_trial
+from vvcjnd.subjective.schedule import (
+    COLLECTIVE,
+    FINISHED,
+    TRAINING,
+    collective_states,
+    correct_answer,
+    end_reason,
+    next_trial,
+)
 from vvcjnd.subjective.stimuli import StimulusSet
 from vvcjnd.subjective.store import Refused, Store
+from vvcjnd.subjective.web import (
+    HEADERS,
+    SUBJECT_PATTERN,
+    AnswerIn,
+    BodyLimit,
+    SubjectIn,
+    ViewingIn,
+    check_answer,
+    display_mode,
+)
+from vvcjnd.subjective.web import error as _error
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 4096
-CONTROLS_CSS_PX = 120  # height the page needs under the images for its buttons, CSS pixels
-SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 STATIC = {  # URL name -> (package file, media type); nothing else is served
     "": ("index.html", "text/html; charset=utf-8"),
     "admin": ("admin.html", "text/html; charset=utf-8"),
@@ -40,7 +55,6 @@ STATIC = {  # URL name -> (package file, media type); nothing else is served
     "admin.js": ("admin.js", "text/javascript; charset=utf-8"),
     "style.css": ("style.css", "text/css; charset=utf-8"),
 }
-HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 # The pages load nothing but this server's own files (no CDN, works offline).
 PAGE_HEADERS = {
     **HEADERS,
@@ -52,94 +66,12 @@ SubjectId = Annotated[str, Path(pattern=SUBJECT_PATTERN)]
 TrialId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SubjectIn(Strict):
-    subject_id: str = Field(pattern=SUBJECT_PATTERN)
-
-
-class ViewingIn(Strict):
-    """What the page measured, in CSS pixels and the device pixel ratio."""
-
-    screen_w: int = Field(ge=1, le=100_000)
-    screen_h: int = Field(ge=1, le=100_000)
-    window_w: int = Field(ge=1, le=100_000)
-    window_h: int = Field(ge=1, le=100_000)
-    dpr: float = Field(gt=0, le=16)
-    user_agent: str = Field(max_length=512)
-
-
-class AnswerIn(Strict):
-    answer: Literal["same", "different"]
-    response_ms: int = Field(ge=0, le=86_400_000)
-
-
-class BodyLimit:
-    """ASGI middleware: refuse a request body over ``limit`` bytes (413), declared or streamed.
-
-    The body is read (at most ``limit`` bytes of it) before the application sees the request.
-    """
-
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length")
-        too_large = _error(413, "request body too large")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await too_large(scope, receive, send)
-        messages, size = [], 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > self.limit:
-                return await too_large(scope, receive, send)
-            if not message.get("more_body", False):
-                break
-
-        async def replay():
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=HEADERS)
-
-
-def display_mode(plan, viewing: ViewingIn) -> tuple[str | None, str]:
-    """The display mode a window allows (None: too small) and the requirement, in words.
-
-    One image pixel is one screen pixel: the window offers window * dpr screen pixels.
-    """
-    width = max(w for w, _ in plan.sizes.values())
-    height = max(h for _, h in plan.sizes.values())
-    screen_w = int(viewing.window_w * viewing.dpr)
-    screen_h = int((viewing.window_h - CONTROLS_CSS_PX) * viewing.dpr)
-    fits_two = screen_w >= 2 * width + plan.gap_px and screen_h >= height
-    fits_one = screen_w >= width and screen_h >= height
-    if plan.display in ("auto", "side_by_side") and fits_two:
-        return "side_by_side", ""
-    if plan.display in ("auto", "toggle") and fits_one:
-        return "toggle", ""
-    need = 2 * width + plan.gap_px if plan.display == "side_by_side" else width
-    return None, (
-        f"window too small: the test needs {need} x {height} screen pixels for the images "
-        f"plus {CONTROLS_CSS_PX} CSS pixels for the buttons; this window offers "
-        f"{screen_w} x {screen_h}. Enlarge or maximise the window and check again."
-    )
-
-
 def create_app(store: Store, stimuli: StimulusSet, admin_token: str) -> FastAPI:
     """The application over an open store and a checked stimulus set."""
     plan = stimuli.plan
+    # collective QUEST+: the posteriors after the answers up to answer_seq "seq" (a cache of
+    # the fold of the stored answers; rebuilt from the database after a restart)
+    folded = {"seq": 0, "states": None}
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(BodyLimit)
     package = resources.files("vvcjnd.subjective") / "static"
@@ -181,13 +113,25 @@ def create_app(store: Store, stimuli: StimulusSet, admin_token: str) -> FastAPI:
             raise Refused(404, "not found")
         return page(name)
 
+    def ending(subject_id: str) -> dict:
+        """How a subject's test ended, with the completion code when they finished it."""
+        reason = store.subject(subject_id)["end_reason"]
+        code = store.code(subject_id) if reason == FINISHED else None
+        return {"end": reason, "completion_code": code}
+
     def state(subject_id: str) -> dict:
         row = store.subject(subject_id)
         return {
             "subject_id": subject_id,
             "consented": row["consent_at"] is not None,
             "finished": row["finished_at"] is not None,
+            **ending(subject_id),
         }
+
+    @app.get("/api/settings")
+    def settings():
+        """What the page needs before a subject is known."""
+        return {"id_param": plan.id_param, "not_sure": plan.not_sure}
 
     @app.post("/api/subjects")
     def register(body: SubjectIn):
@@ -210,9 +154,18 @@ def create_app(store: Store, stimuli: StimulusSet, admin_token: str) -> FastAPI:
 
     @app.get("/api/subjects/{subject_id}/trial")
     def trial(subject_id: SubjectId):
-        row = store.current(subject_id, lambda history: next_trial(plan, subject_id, history))
+        def schedule(history):  # runs under the store's lock: one consistent set of answers
+            collective = None
+            if plan.procedure == COLLECTIVE:  # the fold continues from the cached prefix
+                seq, new = store.data_answers(folded["seq"])
+                folded["states"] = collective_states(plan, new, folded["states"])
+                folded["seq"], collective = seq, folded["states"]
+            spec = next_trial(plan, subject_id, history, collective)
+            return spec or end_reason(plan, history)
+
+        row = store.current(subject_id, schedule)
         if row is None:
-            return {"done": True}
+            return {"done": True, **ending(subject_id)}
         width, height = plan.sizes[row["image_id"]]
         base = f"/api/subjects/{subject_id}/trials/{row['trial_id']}"
         return {
@@ -221,6 +174,8 @@ def create_app(store: Store, stimuli: StimulusSet, admin_token: str) -> FastAPI:
             "training": row["kind"] == TRAINING,
             "break_before": bool(row["break_before"]),
             "display": row["display"],
+            "flicker_hz": plan.flicker_hz,
+            "not_sure": plan.not_sure,
             "width": width,
             "height": height,
             "gap_px": plan.gap_px,
@@ -240,7 +195,12 @@ def create_app(store: Store, stimuli: StimulusSet, admin_token: str) -> FastAPI:
 
     @app.post("/api/subjects/{subject_id}/trials/{trial_id}/answer")
     def answer(subject_id: SubjectId, trial_id: TrialId, body: AnswerIn):
-        stored = store.answer(subject_id, trial_id, body.answer, body.response_ms)
+        store.subject(subject_id)
+        try:
+            flicker = check_answer(plan, store.trial(subject_id, trial_id)["display"], body)
+        except ValueError as exc:
+            raise Refused(422, str(exc)) from None
+        stored = store.answer(subject_id, trial_id, body.answer, body.response_ms, flicker)
         row = store.trial(subject_id, trial_id)
         reply = {"stored": stored}
         if row["kind"] == TRAINING:

@@ -99,7 +99,7 @@ def build_stimuli(
     manifest = read_table(manifest_path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    crop = subjective["crop"]
+    crop, crowd = subjective["crop"], subjective["crowd"]
     rows, sessions, sizes = [], {}, {}
     for image_id, session in zip(manifest["image_id"], manifest["session"], strict=True):
         session = int(session)
@@ -135,6 +135,15 @@ def build_stimuli(
         "training_trials": subjective["training_trials"],
         "display": subjective["display"],
         "gap_px": subjective["gap_px"],
+        "flicker_hz": subjective["flicker"]["rate_hz"],
+        "flicker_tolerance": subjective["flicker"]["tolerance"],
+        "not_sure": subjective["not_sure"],
+        "id_param": crowd["id_param"],
+        "time_limit_min": crowd["time_limit_min"],
+        "min_screen": [crowd["min_screen_width"], crowd["min_screen_height"]],
+        "qualification_trials": crowd["qualification_trials"],
+        "qualification_max_errors": crowd["qualification_max_errors"],
+        "quest": subjective.get("quest", {}),
     }
     write_json(plan_path, plan)
     return TrialPlan.from_json(plan)

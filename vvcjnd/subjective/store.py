@@ -9,6 +9,8 @@ disk before the reply leaves and a restarted server resumes every subject.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import sqlite3
@@ -17,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vvcjnd.errors import VvcjndError
-from vvcjnd.subjective.schedule import Past, TrialPlan, TrialSpec
+from vvcjnd.subjective.schedule import EXPIRED, Past, TrialPlan, TrialSpec
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,8 +29,9 @@ CREATE TABLE IF NOT EXISTS subjects (
     consent_at TEXT,
     checked_at TEXT,
     screen_w INTEGER, screen_h INTEGER, window_w INTEGER, window_h INTEGER,
-    dpr REAL, user_agent TEXT, display TEXT,
-    finished_at TEXT
+    dpr REAL, user_agent TEXT, display TEXT, refresh_hz REAL,
+    finished_at TEXT,
+    end_reason TEXT
 );
 CREATE TABLE IF NOT EXISTS trials (
     trial_id TEXT PRIMARY KEY,
@@ -45,7 +48,10 @@ CREATE TABLE IF NOT EXISTS trials (
     served_at TEXT NOT NULL,
     answer TEXT,
     response_ms INTEGER,
+    flicker_hz REAL,
+    flicker_off INTEGER,
     answered_at TEXT,
+    answer_seq INTEGER,
     UNIQUE (subject_id, seq)
 );
 """
@@ -73,6 +79,21 @@ def connect_readonly(path: str | os.PathLike) -> sqlite3.Connection:
     connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     connection.row_factory = sqlite3.Row
     return connection
+
+
+def completion_code(secret: str, subject_id: str) -> str:
+    """The subject's completion code: 12 characters of an HMAC-SHA256 of the id keyed by the
+    database's secret (deterministic, unguessable without the secret)."""
+    digest = hmac.new(secret.encode(), subject_id.encode(), hashlib.sha256).hexdigest()
+    return digest[:12].upper()
+
+
+def stored_secret(connection: sqlite3.Connection) -> str:
+    return connection.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()[0]
+
+
+def parse_time(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 def stored_plan(connection: sqlite3.Connection, path) -> str:
@@ -104,6 +125,8 @@ class Store:
             row = self.db.execute("SELECT value FROM meta WHERE key = 'plan'").fetchone()
             if row is None:
                 self.db.execute("INSERT INTO meta VALUES ('plan', ?)", (plan_text,))
+                secret = secrets.token_hex(32)
+                self.db.execute("INSERT INTO meta VALUES ('secret', ?)", (secret,))
             elif row[0] != plan_text:
                 raise VvcjndError(
                     f"test database {self.path} was created for another stimulus set or plan; "
@@ -126,6 +149,28 @@ class Store:
         # Move committed pages into the main file, so that its contents (the label stage's
         # rule input) change with every answer; the WAL alone already makes them durable.
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def code(self, subject_id: str) -> str:
+        with self.lock:
+            return completion_code(stored_secret(self.db), subject_id)
+
+    def _end(self, subject_id: str, reason: str) -> None:
+        self._write(
+            "UPDATE subjects SET finished_at = COALESCE(finished_at, ?), "
+            "end_reason = COALESCE(end_reason, ?) WHERE subject_id = ?",
+            (now(), reason, subject_id),
+        )
+
+    def _expired(self, subject: sqlite3.Row) -> bool:
+        """Past the plan's time limit (from consent): ends the subject's test if so."""
+        limit = self.plan.time_limit_min
+        if limit is None or subject["consent_at"] is None or subject["end_reason"] is not None:
+            return subject["end_reason"] == EXPIRED
+        elapsed = datetime.now(UTC) - parse_time(subject["consent_at"])
+        if elapsed.total_seconds() <= limit * 60:
+            return False
+        self._end(subject["subject_id"], EXPIRED)
+        return True
 
     def subject(self, subject_id: str) -> sqlite3.Row:
         with self.lock:
@@ -165,13 +210,15 @@ class Store:
             measured = [conditions[k] for k in ("screen_w", "screen_h", "window_w", "window_h")]
             self._write(
                 "UPDATE subjects SET checked_at = ?, screen_w = ?, screen_h = ?, window_w = ?, "
-                "window_h = ?, dpr = ?, user_agent = ?, display = ? WHERE subject_id = ?",
+                "window_h = ?, dpr = ?, user_agent = ?, display = ?, refresh_hz = ? "
+                "WHERE subject_id = ?",
                 (
                     now(),
                     *measured,
                     conditions["dpr"],
                     conditions["user_agent"],
                     display,
+                    conditions.get("refresh_hz"),
                     subject_id,
                 ),
                 *open_trial,
@@ -192,21 +239,20 @@ class Store:
 
     def current(self, subject_id: str, schedule) -> sqlite3.Row | None:
         """The subject's open trial, serving a new one from ``schedule(history)`` if there is
-        none; None (and the subject marked finished) when the schedule has ended."""
+        none; None (and the subject's end written) when the test has ended: ``schedule``
+        returns a :class:`TrialSpec` or the end reason, and a time limit ends it too."""
         with self.lock:
             subject = self.subject(subject_id)
             if subject["display"] is None:
                 raise Refused(409, "viewing check first")
+            if subject["end_reason"] is not None or self._expired(subject):
+                return None
             trial = self.open_trial(subject_id)
             if trial is not None:
                 return trial
-            spec: TrialSpec | None = schedule(self.history(subject_id))
-            if spec is None:
-                self._write(
-                    "UPDATE subjects SET finished_at = COALESCE(finished_at, ?) "
-                    "WHERE subject_id = ?",
-                    (now(), subject_id),
-                )
+            spec: TrialSpec | str = schedule(self.history(subject_id))
+            if isinstance(spec, str):
+                self._end(subject_id, spec)
                 return None
             level = None if spec.level_index is None else self.plan.levels[spec.level_index]
             self._write(
@@ -241,23 +287,42 @@ class Store:
             raise Refused(404, "unknown trial")
         return row
 
-    def answer(self, subject_id: str, trial_id: str, answer: str, response_ms: int) -> bool:
-        """Store the answer of the subject's open trial; True if stored now, False if the same
-        answer was stored before (a resubmission). A different answer to an answered trial
-        is refused."""
+    def answer(
+        self, subject_id: str, trial_id: str, answer: str, response_ms: int, flicker=(None, None)
+    ) -> bool:
+        """Store the answer of the subject's open trial (and the flicker rate measured with it
+        and whether it was off: ``flicker``); True if stored now, False if the same answer was
+        stored before (a resubmission). A different answer to an answered trial is refused, and
+        so is an answer after the subject's time limit."""
         with self.lock:
-            self.subject(subject_id)
+            subject = self.subject(subject_id)
             trial = self.trial(subject_id, trial_id)
             if trial["answer"] is not None:
                 if trial["answer"] != answer:
                     raise Refused(409, "trial already answered differently")
                 return False
-            self._write(
-                "UPDATE trials SET answer = ?, response_ms = ?, answered_at = ? "
-                "WHERE trial_id = ? AND answer IS NULL",
-                (answer, response_ms, now(), trial_id),
+            if self._expired(subject):
+                raise Refused(409, "time limit reached")
+            self._write(  # answer_seq: the commit order of all answers (collective QUEST+)
+                "UPDATE trials SET answer = ?, response_ms = ?, flicker_hz = ?, flicker_off = ?, "
+                "answered_at = ?, answer_seq = (SELECT COALESCE(MAX(answer_seq), 0) + 1 FROM "
+                "trials) WHERE trial_id = ? AND answer IS NULL",
+                (answer, response_ms, *flicker, now(), trial_id),
             )
             return True
+
+    def data_answers(self, after: int = 0) -> tuple[int, list[tuple[str, int, str]]]:
+        """(last answer_seq, [(image id, level index, answer)]) of every subject's data trials
+        committed after answer_seq ``after``, in commit order."""
+        with self.lock:
+            last = self.db.execute("SELECT COALESCE(MAX(answer_seq), 0) FROM trials")
+            last = last.fetchone()[0]
+            rows = self.db.execute(
+                "SELECT image_id, level_index, answer FROM trials WHERE kind = 'data' "
+                "AND answer_seq > ? AND answer_seq <= ? ORDER BY answer_seq",
+                (after, last),
+            )
+            return last, [tuple(row) for row in rows]
 
     def progress_rows(self) -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
         """(subjects, trials) for the admin page."""

@@ -90,6 +90,22 @@ def label_settings():
     return labels
 
 
+def planning_observer_settings():
+    """The observer model's keys of labels.simulate that the protocol planning reads (its
+    panel size, missing share and file layout are the label stage's own)."""
+    simulate = settings("labels")["simulate"]
+    keys = ["bias_sd", "careless_share", "metric", "noise_sd", "threshold"]
+    return {key: simulate[key] for key in keys}
+
+
+def quest_settings():
+    """subjective.quest without prior_sd under a uniform prior (prior_mean null: unused)."""
+    quest = settings("subjective")["quest"]
+    if quest["prior_mean"] is None:
+        quest.pop("prior_sd")
+    return quest
+
+
 def pristine_png(image):
     """Canonical pristine PNG of an image id."""
     return str(pristine_png_path(f"{RESULTS}/sources/images", image))

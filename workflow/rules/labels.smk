@@ -35,7 +35,7 @@ rule labels_simulate:
         mem_mb=1000,
         runtime=5,
     params:
-        simulate=config["labels"]["simulate"],
+        simulate=settings("labels")["simulate"],
         ladder=QPS,
         seed=config["seed"],
         format=FORMAT["labels"],
@@ -68,7 +68,7 @@ rule labels_jnd:
         runtime=5,
     params:
         labels=label_settings(),
-        qp=config["encode"]["qp"],
+        qp=settings("encode")["qp"],
         seed=config["seed"],
         format=FORMAT["labels"],
     script:
@@ -154,10 +154,10 @@ rule labels_observers:
         mem_mb=1000,
         runtime=5,
     params:
-        jnd=config["labels"]["jnd"],
+        jnd=settings("labels")["jnd"],
         uncertainty={
             k: v
-            for k, v in config["labels"]["uncertainty"].items()
+            for k, v in settings("labels")["uncertainty"].items()
             if k != "bootstrap"
         },
         ladder=QPS,

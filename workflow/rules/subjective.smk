@@ -24,7 +24,7 @@ rule subjective_stimuli:
         mem_mb=1000,
         runtime=10,
     params:
-        subjective=settings("subjective"),
+        subjective=settings("subjective", "planning"),  # planning: rule subjective_planning's
         ladder=QPS,
         seed=config["seed"],
         format=FORMAT["subjective"],

@@ -5,8 +5,8 @@
   const $ = (id) => document.getElementById(id);
   const token = new URLSearchParams(window.location.hash.slice(1)).get("token") || "";
   const headers = { Authorization: `Bearer ${token}` };
-  const COLUMNS = ["subject_id", "images_done", "trials", "traps", "trap_failures", "flagged",
-    "display", "window_w", "window_h", "dpr", "finished_at"];
+  const COLUMNS = ["subject_id", "end_reason", "completion_code", "images_done", "trials",
+    "traps", "trap_failures", "flagged", "display", "window_w", "window_h", "dpr", "finished_at"];
 
   function table(element, header, rows) {
     const make = (tag, cells) => {
