@@ -261,7 +261,7 @@ def main() -> int:
             load["trial_p99"] / alone["trial_p99"],
         ),
         Row("subjective", "stimulus throughput", load["mb_s"], "MB/s"),
-        Row("subjective", "server CPU", 100 * load["cpu"], "% of a core"),
+        Row("subjective", "server CPU, share of one core", 100 * load["cpu"], "%"),
     ]
     bad = {
         k: f["lost"] + f["changed"] + f["unacknowledged"] * (k != "kill")
