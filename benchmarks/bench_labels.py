@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from summary import Row, add_summary_argument, write_summary
+from summary import Row, add_summary_argument, median_seconds, write_summary
 
 from vvcjnd.labels.bootstrap import bootstrap
 from vvcjnd.labels.jnd import JndRule, sample_sd, sur_normal
@@ -64,17 +63,6 @@ def naive_bootstrap(samples: pd.DataFrame, rule: JndRule, resamples: int, images
             curves.append(sur_normal(mean, sd, LADDER))
         np.quantile(points, [0.025, 0.975])
         np.quantile(np.array(curves), [0.025, 0.975], axis=0)
-
-
-def median_seconds(function, repeats: int) -> tuple[float, float]:
-    """Median (wall, CPU) seconds of ``function()``."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        function()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return statistics.median(walls), statistics.median(cpus)
 
 
 def passed(condition: bool) -> str:

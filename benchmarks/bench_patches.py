@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFilter
 from skimage import data
-from summary import Row, add_summary_argument, write_summary
+from summary import Row, add_summary_argument, median_seconds, write_summary
 
 from vvcjnd.colour import luma_uint8
 from vvcjnd.io import write_table
@@ -90,18 +89,6 @@ def vectorised_patches(planes: list[np.ndarray]) -> list:
 def load() -> float:
     """One-minute load average: other processes on the machine slow every figure here."""
     return os.getloadavg()[0]
-
-
-def median_seconds(function, repeats: int) -> tuple[float, float]:
-    """Median (wall, CPU) seconds of ``function()``; CPU time is what other processes on a
-    shared machine do not inflate (the work here is single-threaded)."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        function()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return statistics.median(walls), statistics.median(cpus)
 
 
 def bench_one_image(repeats: int) -> Row:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -55,3 +57,15 @@ def write_summary(path: Path | None, rows: Iterable[Row]) -> None:
 def read_summary(path: Path) -> list[Row]:
     """The rows written by :func:`write_summary`."""
     return [Row(**fields) for fields in json.loads(Path(path).read_text())]
+
+
+def median_seconds(function, repeats: int) -> tuple[float, float]:
+    """Median (wall, CPU) seconds of ``function()``; CPU time is what other processes on a
+    shared machine do not inflate (the work here is single-threaded)."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        function()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)

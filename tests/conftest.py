@@ -75,6 +75,22 @@ def astronaut_small() -> np.ndarray:
     return np.ascontiguousarray(skimage.data.astronaut()[40:136, 180:308])
 
 
+def write_camera_patches(root: Path, image_side: int, train_rows: int, side: int = 32) -> Path:
+    """Paired ``side`` x ``side`` patch arrays of scikit-image's camera (``image_side`` square)
+    in ``root``: the first ``train_rows`` grid rows train, the rest validate; the JND twin of
+    each patch is a 3x3 box blur. Returns ``root``."""
+    import scipy.ndimage
+
+    image = skimage.data.camera()[:image_side, :image_side].astype(np.float64)
+    blurred = np.clip(np.round(scipy.ndimage.uniform_filter(image, 3)), 0, 255)
+    n, cut = image_side // side, train_rows * (image_side // side)
+    for kind, plane in (("pristine", image), ("jnd", blurred)):
+        grid = plane.reshape(n, side, n, side).swapaxes(1, 2).reshape(n * n, side, side)
+        np.save(root / f"train_{kind}.npy", grid[:cut].astype(np.uint8))
+        np.save(root / f"val_{kind}.npy", grid[cut:].astype(np.uint8))
+    return root
+
+
 @pytest.fixture
 def one_torch_thread():
     """One torch intra-op thread: fast on a busy 2-core machine and bit-stable."""

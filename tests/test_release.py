@@ -7,8 +7,6 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-import scipy.ndimage
-import skimage.data
 import torch
 
 from vvcjnd.errors import VvcjndError
@@ -24,6 +22,7 @@ from vvcjnd.model.release import UNUSED_BRANCHES, is_unused
 from vvcjnd.model.training import LAST, fit, lr_factor
 from vvcjnd.patches.dataset import PatchPairDataset
 
+from .conftest import write_camera_patches
 from .test_authors_import import LAYOUT_TSV, release_state_dict
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -110,14 +109,7 @@ def test_release_fuses_for_inference():
 @pytest.fixture(scope="module")
 def small_patches(tmp_path_factory):
     """32x32 camera patches: 12 train, 4 val pairs; the JND twin is a 3x3 blur."""
-    root = tmp_path_factory.mktemp("patches")
-    image = skimage.data.camera()[:128, :128].astype(np.float64)
-    blurred = np.clip(np.round(scipy.ndimage.uniform_filter(image, 3)), 0, 255)
-    for kind, plane in (("pristine", image), ("jnd", blurred)):
-        grid = plane.reshape(4, 32, 4, 32).swapaxes(1, 2).reshape(16, 32, 32).astype(np.uint8)
-        np.save(root / f"train_{kind}.npy", grid[:12])
-        np.save(root / f"val_{kind}.npy", grid[12:])
-    return root
+    return write_camera_patches(tmp_path_factory.mktemp("patches"), 128, train_rows=3)
 
 
 def test_training_from_imported_weights_runs_and_resumes(config, small_patches, tmp_path):

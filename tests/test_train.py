@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-import numpy as np
 import pandas as pd
 import pytest
-import scipy.ndimage
-import skimage.data
 import torch
 
 from vvcjnd.errors import VvcjndError
@@ -26,6 +23,8 @@ from vvcjnd.model.training import (
 )
 from vvcjnd.patches.dataset import PatchPairDataset
 
+from .conftest import write_camera_patches
+
 SIDE = 32  # small patches keep the tests fast; the network takes any side divisible by 4
 
 
@@ -35,14 +34,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def patch_dir(tmp_path_factory):
     """32x32 camera patches: top 6 rows train (48 pairs), bottom 2 val (16); JND = 3x3 blur."""
-    root = tmp_path_factory.mktemp("patches")
-    image = skimage.data.camera()[:256, :256].astype(np.float64)
-    blurred = np.clip(np.round(scipy.ndimage.uniform_filter(image, 3)), 0, 255)
-    for kind, plane in (("pristine", image), ("jnd", blurred)):
-        grid = plane.reshape(8, SIDE, 8, SIDE).swapaxes(1, 2).reshape(64, SIDE, SIDE)
-        np.save(root / f"train_{kind}.npy", grid[:48].astype(np.uint8))
-        np.save(root / f"val_{kind}.npy", grid[48:].astype(np.uint8))
-    return root
+    return write_camera_patches(tmp_path_factory.mktemp("patches"), 256, train_rows=6, side=SIDE)
 
 
 @pytest.fixture
