@@ -7,6 +7,7 @@ sibling file it references (``sources.schema.yaml``, ``labels.schema.yaml`` ...)
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
 
@@ -115,10 +116,12 @@ def schema_nodes(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> list[tuple[str,
     return found
 
 
+@functools.cache
 def operational_keys(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> frozenset[str]:
     """Keys marked ``x-operational: true`` in the schemas: threads, time-outs, estimates for
     schedulers, batch sizes of evaluation... They cannot change a result, so rules carry them
-    as resources or threads, never as params, and changing one reruns nothing."""
+    as resources or threads, never as params, and changing one reruns nothing. Read once per
+    process (every rule's params ask for them while the workflow is planned)."""
     return frozenset(key for key, node in schema_nodes(schema_dir) if node.get("x-operational"))
 
 

@@ -168,12 +168,9 @@ def _ladder_point(
 
 
 def _portable_text(tool_output: str, codec: Codec) -> str:
-    """A tool's version output without the folders its tools are installed in."""
-    for tool in codec.version_args()[:1]:
-        folder = str(Path(tool).parent)
-        if folder not in ("", "."):
-            tool_output = tool_output.replace(folder + "/", "")
-    return tool_output
+    """A tool's version output without the folder the tool is installed in."""
+    folder = str(Path(codec.version_args()[0]).parent)
+    return tool_output if folder == "." else tool_output.replace(folder + "/", "")
 
 
 def _psnr_y(
