@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import psutil
 from summary import Row, add_summary_argument, write_summary
 

@@ -22,6 +22,7 @@ import pytest
 from vvcjnd.io import read_table
 from vvcjnd.subjective.export import export
 
+from .test_labels_collective import labels_run
 from .test_subjective_api import expected_jnd
 from .test_subjective_api_e1 import tidy_jnd
 from .test_subjective_browser import Observer, browser
@@ -132,8 +133,8 @@ def test_flicker_and_not_sure_through_the_page_give_their_thresholds(tmp_path):
 
 
 def test_quest_and_collective_quest_through_the_page(tmp_path):
-    """QUEST+ per subject (labels to jnd.tsv) and the collective posterior (collective.tsv),
-    each with two observers playing through the page side by side."""
+    """QUEST+ per subject and the collective posterior (collective.tsv), each with two
+    observers playing through the page side by side; both procedures' labels reach jnd.tsv."""
     driver = browser()
     results = {}
     try:
@@ -162,8 +163,12 @@ def test_quest_and_collective_quest_through_the_page(tmp_path):
     stimuli, files = results["quest"]
     assert tidy_jnd(tmp_path / "labels", files["samples"], stimuli.manifest, 2) == expected_jnd()
 
-    _, files = results["quest_collective"]
+    stimuli, files = results["quest_collective"]
     collective = read_table(files["collective"]).set_index("image_id")
     assert (collective["subjects"] == 2).all()
     for image, index in THRESHOLDS.items():
         assert index - 1 < collective.loc[image, "threshold"] <= index
+    # four answers an image: the curve is too uncertain for the default share 0.75; the median
+    labels = labels_run(stimuli, tmp_path / "collective", min_subjects=2, jnd={"method": "median"})
+    jnd = read_table(labels["jnd"]).set_index("image_id")
+    assert jnd["jnd_qp"].astype(int).to_dict() == expected_jnd() and (jnd["n_used"] == 2).all()

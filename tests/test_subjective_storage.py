@@ -1,14 +1,22 @@
-"""The real server process: SIGKILL mid-session loses no acknowledged answer; subjects resume."""
+"""The real server process: SIGKILL mid-session loses no acknowledged answer; subjects resume;
+the database file follows the answers."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import httpx2 as httpx
+from fastapi.testclient import TestClient
 
 from vvcjnd.io import read_table
+from vvcjnd.subjective.checkpoint import CHECKPOINT_S
 from vvcjnd.subjective.export import export
+from vvcjnd.subjective.server import create_app
+from vvcjnd.subjective.stimuli import load_stimuli
+from vvcjnd.subjective.store import Store
 
+from .test_subjective_api import TOKEN, begin, play
 from .test_subjective_fixtures import LEVELS, THRESHOLDS, VIEWING, LiveServer, make_stimuli, observe
 
 
@@ -92,3 +100,24 @@ def test_server_binds_to_the_loopback_address_by_default(tmp_path):
         assert httpx.get(server.base + "/api/admin/progress", headers=headers).status_code == 200
     finally:
         server.stop()
+
+
+def test_the_database_file_holds_an_answer_soon_after_it_is_given(tmp_path):
+    """Snakemake reruns the label stage when the database file changes: an answer reaches the
+    file (not only the WAL) within about CHECKPOINT_S, and readers see it at once."""
+    stimuli = make_stimuli(tmp_path, training_trials=0)
+    checked = load_stimuli(stimuli.table, stimuli.plan)
+    store = Store(stimuli.db, checked.plan, checked.plan_text)
+    try:
+        client = TestClient(create_app(store, checked, TOKEN))
+        begin(client, "w1")
+        time.sleep(CHECKPOINT_S * 2.5)  # the registration's own checkpoint is behind us
+        before = stimuli.db.read_bytes()
+        assert play(client, stimuli, "w1", stop_after=1) == 1
+        assert len(stored_answers(stimuli.db)) == 1  # through the WAL, at once
+        deadline = time.monotonic() + CHECKPOINT_S * 5
+        while stimuli.db.read_bytes() == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert stimuli.db.read_bytes() != before
+    finally:
+        store.close()

@@ -16,7 +16,9 @@ import vvcjnd
 from vvcjnd.config import qp_ladder
 from vvcjnd.errors import VvcjndError
 from vvcjnd.io import sha256_file, write_json, write_table
+from vvcjnd.labels.collective import collective_labels
 from vvcjnd.labels.ingest import (
+    SAMPLE_COLUMNS,
     MatLayout,
     read_manifest,
     read_mat_samples,
@@ -26,10 +28,11 @@ from vvcjnd.labels.ingest import (
     tidy_samples,
 )
 from vvcjnd.labels.jnd import JndRule, label_images
-from vvcjnd.labels.screening import STATUS_USED, ScreeningRules, screen
+from vvcjnd.labels.screening import STATUS_USED, SUBJECT_COLUMNS, ScreeningRules, screen
 from vvcjnd.labels.simulate import PanelSettings
 from vvcjnd.labels.uncertainty import label_uncertainty
-from vvcjnd.subjective.export import label_table
+from vvcjnd.subjective.export import collective_answers, label_table, read_database
+from vvcjnd.subjective.schedule import COLLECTIVE
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +74,20 @@ def derive_labels(
 
 
 def read_samples(
-    config: dict, manifest: pd.DataFrame, simulated_dir: str | os.PathLike | None = None
+    config: dict,
+    manifest: pd.DataFrame,
+    simulated_dir: str | os.PathLike | None = None,
+    database: tuple | None = None,
 ) -> tuple[pd.DataFrame, str, list[Path]]:
-    """(raw samples of the configured source, its label_source, the files read)."""
+    """(raw samples of the configured source, its label_source, the files read); for the
+    test source from its ``database`` (:func:`read_test_database`)."""
     labels, ladder = config["labels"], qp_ladder(config)
     if labels["source"] == "tidy":
         path = Path(labels["tidy"]["path"])
         return read_tidy_samples(path, manifest, ladder), HUMAN, [path]
     if labels["source"] == "test":
         path = Path(labels["test"]["path"])
-        table = label_table(path)
+        table = label_table(*(database or read_test_database(config)))
         rows = list(range(1, len(table) + 1))
         name = f"test database {path}"
         return tidy_samples(table, manifest, ladder, name, path.name, "sample", rows), HUMAN, [path]
@@ -97,18 +104,54 @@ def read_samples(
     return read_mat_samples(manifest, layout, ladder), label_source, files
 
 
+def read_test_database(config: dict) -> tuple:
+    """(plan, trials, subjects) of the configured test database (``labels.test.path``), checked
+    against the config: the workflow plans the later label rules by ``subjective.procedure``,
+    which must be the database's, and its ladder must be the ``encode.qp`` ladder."""
+    path, ladder = Path(config["labels"]["test"]["path"]), qp_ladder(config)
+    plan, trials, subjects = read_database(path)
+    configured = config["subjective"]["procedure"]
+    if plan.procedure != configured:
+        raise VvcjndError(
+            f"test database {path} was planned with procedure '{plan.procedure}', but config "
+            f"key subjective.procedure is '{configured}'; set it to '{plan.procedure}'"
+        )
+    if list(plan.levels) != ladder:
+        raise VvcjndError(
+            f"test database {path}: its ladder {list(plan.levels)} is not the configured "
+            f"encode.qp ladder {ladder}"
+        )
+    return plan, trials, subjects
+
+
+def collective_test_labels(config: dict, manifest: pd.DataFrame, database: tuple) -> LabelTables:
+    """The labels of a collective QUEST+ test's ``database`` (vvcjnd.labels.collective): its
+    JND and SUR tables, and empty sample and screening tables (it has no per-subject sample)."""
+    states, answers = collective_answers(*database)
+    labels, ladder = config["labels"], qp_ladder(config)
+    jnd, sur = collective_labels(states, answers, manifest, ladder, labels, HUMAN)
+    samples = pd.DataFrame(columns=[*SAMPLE_COLUMNS, "status", "reason"])
+    return LabelTables(samples, pd.DataFrame(columns=SUBJECT_COLUMNS), jnd, sur)
+
+
 def build_labels(
     config: dict,
     manifest_path: str | os.PathLike,
     outputs: dict[str, str | os.PathLike],
     simulated_dir: str | os.PathLike | None = None,
 ) -> LabelTables:
-    """Run the stage from files; ``outputs`` maps jnd, samples, screening, sur, record to paths."""
+    """Run the stage from files; ``outputs`` maps jnd, samples, screening, sur, record to paths.
+    ``labels.source: test`` also reads ``config["subjective"]["procedure"]``."""
     manifest = read_manifest(manifest_path)
     labels = config["labels"]
-    raw, label_source, files = read_samples(config, manifest, simulated_dir)
-    selected = select_labelled(raw, manifest, labels["exclude"], labels["min_subjects"])
-    tables = derive_labels(selected, qp_ladder(config), labels, label_source, config["seed"])
+    database = read_test_database(config) if labels["source"] == "test" else None
+    if database is not None and database[0].procedure == COLLECTIVE:
+        tables = collective_test_labels(config, manifest, database)
+        label_source, files = HUMAN, [Path(labels["test"]["path"])]
+    else:
+        raw, label_source, files = read_samples(config, manifest, simulated_dir, database)
+        selected = select_labelled(raw, manifest, labels["exclude"], labels["min_subjects"])
+        tables = derive_labels(selected, qp_ladder(config), labels, label_source, config["seed"])
 
     write_table(outputs["jnd"], tables.jnd)
     write_table(outputs["samples"], tables.samples)

@@ -182,15 +182,26 @@ def trial_table(trials: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def collective_table(plan: TrialPlan, trials: pd.DataFrame) -> pd.DataFrame:
-    """One row per image of the collective QUEST+ posterior of all subjects' data answers in
-    commit order: threshold mean and sd (level indices), trials, subjects, and
-    the satisfied-user ratio at each ladder level (sur_<level>)."""
+def collective_answers(plan: TrialPlan, trials: pd.DataFrame, subjects: pd.DataFrame):
+    """(image id -> collective posterior, the data answers it pools) of a collective test:
+    every subject's answered data trials in commit order, without flagged subjects' with
+    ``exclude_flagged`` (as for the samples of the other procedures)."""
     data = _answered(trials)
     data = data[data["kind"] == DATA].sort_values("answer_seq")
+    if plan.exclude_flagged:
+        flagged = subject_table(plan, trials, subjects).set_index("subject_id")["flagged"]
+        data = data[~data["subject_id"].map(flagged).fillna(False).astype(bool)]
     answers = zip(data["image_id"], data["level_index"].astype(int), data["answer"], strict=True)
+    return collective_states(plan, answers), data
+
+
+def collective_table(plan: TrialPlan, trials: pd.DataFrame, subjects: pd.DataFrame) -> pd.DataFrame:
+    """One row per image of the collective QUEST+ posterior (:func:`collective_answers`):
+    threshold mean and sd (level indices), trials, subjects, and the satisfied-user ratio at
+    each ladder level (sur_<level>)."""
+    states, data = collective_answers(plan, trials, subjects)
     rows = []
-    for image, state in collective_states(plan, answers).items():
+    for image, state in states.items():
         mine = data[data["image_id"] == image]
         row = {"image_id": image, "threshold": state.threshold, "threshold_sd": state.threshold_sd}
         row.update(trials=len(mine), subjects=mine["subject_id"].nunique())
@@ -200,10 +211,10 @@ def collective_table(plan: TrialPlan, trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def label_table(path: str | os.PathLike) -> pd.DataFrame:
-    """The samples of a test database as the text columns of a tidy label table
-    (image_id, subject_id, jnd_<level>, session), for the labels stage."""
-    table = sample_table(*read_database(path))
+def label_table(plan: TrialPlan, trials: pd.DataFrame, subjects: pd.DataFrame) -> pd.DataFrame:
+    """The samples of a test database (:func:`read_database`) as the text columns of a tidy
+    label table (image_id, subject_id, jnd_<level>, session), for the labels stage."""
+    table = sample_table(plan, trials, subjects)
     return table.drop(columns=["outcome", "trials"]).astype(str)
 
 
@@ -214,7 +225,7 @@ def export(path: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Pat
     files = {name: out_dir / f"{name}.tsv" for name in ("samples", "trials", "subjects")}
     if plan.procedure == COLLECTIVE:
         files["collective"] = out_dir / "collective.tsv"
-        write_table(files["collective"], collective_table(plan, trials))
+        write_table(files["collective"], collective_table(plan, trials, subjects))
     write_table(files["samples"], sample_table(plan, trials, subjects))
     write_table(files["trials"], trial_table(trials))
     write_table(files["subjects"], subject_table(plan, trials, subjects))

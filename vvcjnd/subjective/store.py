@@ -4,7 +4,9 @@ Tables: ``meta`` (the plan the database was created for), ``subjects`` (one row 
 consent, the latest viewing check) and ``trials`` (one row per served trial: what was shown,
 the answer, response time and timestamps). Answers are the only state: a subject's next trial
 is recomputed from them (:mod:`vvcjnd.subjective.schedule`), so every acknowledged answer is on
-disk before the reply leaves and a restarted server resumes every subject.
+disk (in the WAL, fsynced at commit) before the reply leaves and a restarted server resumes
+every subject; :class:`~vvcjnd.subjective.checkpoint.Checkpointer` moves them into the
+database file soon after, off the commit's path.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vvcjnd.errors import VvcjndError
+from vvcjnd.subjective.checkpoint import Checkpointer
 from vvcjnd.subjective.schedule import EXPIRED, Past, TrialPlan, TrialSpec
 
 SCHEMA = """
@@ -54,6 +57,7 @@ CREATE TABLE IF NOT EXISTS trials (
     answer_seq INTEGER,
     UNIQUE (subject_id, seq)
 );
+CREATE INDEX IF NOT EXISTS trials_answer_seq ON trials (answer_seq);
 """
 
 
@@ -132,8 +136,10 @@ class Store:
                     f"test database {self.path} was created for another stimulus set or plan; "
                     "use a new --db for this one"
                 )
+        self.checkpointer = Checkpointer(self.path)
 
     def close(self) -> None:
+        self.checkpointer.close()
         self.db.close()
 
     def _write(self, sql: str, args: tuple, *more: tuple[str, tuple]) -> None:
@@ -146,9 +152,7 @@ class Store:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        # Move committed pages into the main file, so that its contents (the label stage's
-        # rule input) change with every answer; the WAL alone already makes them durable.
-        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self.checkpointer.committed()
 
     def code(self, subject_id: str) -> str:
         with self.lock:

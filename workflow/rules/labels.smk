@@ -6,6 +6,11 @@ from vvcjnd.paths import raw_label_files
 
 LABELS = f"{RESULTS}/labels"
 LABEL_SESSIONS = sorted(set(SESSION.values()))
+# A collective QUEST+ test has no per-subject samples: no observer model, no per-subject fits.
+TEST_PROCEDURE = (
+    config["subjective"]["procedure"] if config["labels"]["source"] == "test" else None
+)
+PER_SUBJECT_SAMPLES = TEST_PROCEDURE != "quest_collective"
 
 
 rule labels_simulate:
@@ -69,6 +74,7 @@ rule labels_jnd:
     params:
         labels=label_settings(),
         qp=settings("encode")["qp"],
+        procedure=TEST_PROCEDURE,  # the test database's, checked
         seed=config["seed"],
         format=FORMAT["labels"],
     script:
@@ -201,6 +207,10 @@ rule labels:
     input:
         rules.labels_jnd.output,
         rules.labels_figures.output,
-        rules.labels_observers.output,
-        rules.labels_trials.output if config["labels"]["source"] == "test" else [],
+        rules.labels_observers.output if PER_SUBJECT_SAMPLES else [],
+        (
+            rules.labels_trials.output
+            if TEST_PROCEDURE is not None and PER_SUBJECT_SAMPLES
+            else []
+        ),
     localrule: True

@@ -11,6 +11,7 @@ with logged(snakemake.log[0], snakemake.output):
         {
             "labels": snakemake.params.labels,
             "encode": {"qp": snakemake.params.qp},
+            "subjective": {"procedure": snakemake.params.procedure},
             "seed": snakemake.params.seed,
         },
         snakemake.input.manifest,
