@@ -6,7 +6,9 @@ Snakemake, and prints
 
     overhead ratio = snakemake wall time / (sum of bare command wall times / 2)
 
-(target <= 1.15 with the ``faster`` preset), the medians over ``--repeats`` runs, and the
+(target <= 1.05 with the ``faster`` preset), the same ratio of the time inside the ladder jobs
+(Snakemake's benchmark files: the jobs' own overhead, without Snakemake's start-up and
+scheduling), the medians over ``--repeats`` runs, and the
 peak memory (max RSS, from Snakemake's benchmark files) of any ladder job, also for one
 1920x1080 image (target <= 1 GB).
 
@@ -112,7 +114,7 @@ def main() -> None:
         "sources": {"names": defaults["sources"]["names"][: args.images]},
         "encode": {"qp": {"min": 13, "max": 51, "step": args.qp_step}, "threads": 2},
     }
-    ratios, stage_s, bare_s, jobs_s = [], [], [], []
+    ratios, job_ratios, stage_s, bare_s, jobs_s = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="vvcjnd-bench-") as tmp:
         tmp = Path(tmp)
         config = write_config(tmp / "config.yaml", overrides)
@@ -122,6 +124,7 @@ def main() -> None:
             stage = snakemake(workdir, config, ladder_targets(workdir))
             bare = bare_commands_seconds(workdir, defaults["colour"])
             jobs_s.append(ladder_jobs_seconds(workdir))
+            job_ratios.append(jobs_s[-1] / (bare / 2))
             stage_s.append(stage)
             bare_s.append(bare)
             ratios.append(stage / (bare / 2))
@@ -146,14 +149,17 @@ def main() -> None:
     print(f"  start-up and scheduling (s)            "
           f"{statistics.median(stage_s) - statistics.median(jobs_s):8.1f}")  # fmt: skip
     print(f"bare encode+decode commands (s)          {statistics.median(bare_s):8.1f}")
-    print(f"overhead ratio (stage / (bare / 2))      {statistics.median(ratios):8.3f}     <= 1.15")
+    print(f"overhead ratio (stage / (bare / 2))      {statistics.median(ratios):8.3f}     <= 1.05")
+    print(f"  ladder jobs only (jobs / (bare / 2))   {statistics.median(job_ratios):8.3f}")
     print(f"peak memory of a ladder job, default MB  {peak_default:8.0f}")
     print(f"peak memory of a ladder job, 1080p MB    {peak_hd:8.0f}     <= 1024")
     n_qps = len(range(13, 52, args.qp_step))
     write_summary(args.summary, [
         Row("distort", f"stage wall time, {args.images} image(s) x {n_qps} QPs",
-            statistics.median(stage_s), "s", "ratio <= 1.15", "bare encoder commands / 2",
+            statistics.median(stage_s), "s", "ratio <= 1.05", "bare encoder commands / 2",
             statistics.median(ratios)),
+        Row("distort", "inside the ladder jobs", statistics.median(jobs_s), "s", "",
+            "bare encoder commands / 2", statistics.median(job_ratios)),
         Row("distort", "peak memory of a 1080p ladder job", peak_hd, "MB", "<= 1024 MB"),
     ])  # fmt: skip
 

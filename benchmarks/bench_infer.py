@@ -1,18 +1,24 @@
 """Speed and memory of JND inference on one 1920x1080 image at the paper's network width.
 
-Prints seconds per image (median of repeats), the achieved FLOP/s of the whole inference
-(2 x analytic multiply-accumulates of the network) against a float32 matrix-multiply FLOP/s
-measured in the same process with the same threads, and the process's peak resident memory.
-Targets (issue 5/7): <= 15 s per image and <= 2 GB on 2 CPU cores, at the paper width;
-``--width 8`` is a quick smoke run (about 1/15 of the work).
+Times the whole 1080p path (`vvcjnd.infer.profile.infer_luma`: patch extraction, network,
+decomposition, blend) step by step, from the baseline, the eager network in NCHW, to the
+pipeline's default (batch norm and spectral norm folded, channels_last; batch 16 beside the
+default 64), then bfloat16 autocast (an option, with its error against float32 on the JND
+profile) and, with ``--compile``, torch.compile (inductor). Prints seconds per image
+(median of repeats, each bracketed by float32 matmul repeats so that load from other
+processes hits both alike), the achieved FLOP/s (2 x analytic multiply-accumulates of the
+network) against the matmul FLOP/s, and the process's peak resident memory.
+Targets (issue F): <= 6 s per image, >= 0.65x matmul FLOP/s, <= 1 GB on 2 CPU cores at the
+paper width. ``--width 8`` is a quick smoke run (about 1/15 of the work).
 
-    python benchmarks/bench_infer.py [--threads 2] [--repeats 3] [--batch-size 64] [--width 32]
+    python benchmarks/bench_infer.py [--threads 2] [--repeats 3] [--width 32] [--compile]
                                      [--summary PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import time
@@ -30,6 +36,7 @@ from vvcjnd.model.network import StructuralVisibilityNet, fuse_for_inference
 from vvcjnd.patches.grid import grid_positions
 
 PAPER_WIDTH, PAPER_DEPTH = 32, 5
+BASELINE_BATCH = 64
 
 
 def test_image() -> np.ndarray:
@@ -38,60 +45,99 @@ def test_image() -> np.ndarray:
     return luma_uint8(np.rint(rgb).astype(np.uint8))
 
 
-def matmul_flops(threads: int, size: int = 2048, repeats: int = 5) -> float:
-    """Median float32 FLOP/s of a size x size matrix product with ``threads`` threads."""
+def matmul_seconds(size: int = 2048) -> float:
+    """Seconds of one float32 size x size matrix product (the intra-op threads set)."""
     a, b = torch.randn(size, size), torch.randn(size, size)
+    start = time.perf_counter()
     torch.mm(a, b)
-    times = []
+    return time.perf_counter() - start
+
+
+def paired(function, repeats: int, size: int = 2048) -> tuple[float, float]:
+    """Median seconds of ``function()`` and median matmul FLOP/s, interleaved."""
+    function()  # warm-up: allocations, oneDNN primitives
+    matmul_seconds(size)
+    seconds, rates = [], [2 * size**3 / matmul_seconds(size)]
     for _ in range(repeats):
         start = time.perf_counter()
-        torch.mm(a, b)
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times)
+        function()
+        seconds.append(time.perf_counter() - start)
+        rates.append(2 * size**3 / matmul_seconds(size))
+    return statistics.median(seconds), statistics.median(rates)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=InferSettings().batch_size)
     parser.add_argument("--width", type=int, default=PAPER_WIDTH, help="network width")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     add_summary_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
     luma = test_image()
-    model = fuse_for_inference(StructuralVisibilityNet(args.width, PAPER_DEPTH).eval())
-    settings = InferSettings(batch_size=args.batch_size)
-    n_patches = len(grid_positions(*luma.shape, 64, settings.stride, cover_border=True))
+    eager = StructuralVisibilityNet(args.width, PAPER_DEPTH).eval()
+    fused = fuse_for_inference(eager)
+    default = InferSettings()
+    n_patches = len(grid_positions(*luma.shape, 64, default.stride, cover_border=True))
     flops = 2 * macs_per_patch(args.width, PAPER_DEPTH) * n_patches
-
-    reference = matmul_flops(args.threads)
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        infer_luma(model, luma, settings, sign=1)
-        times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux: KiB
-
     print(f"image 1920x1080, {n_patches} patches, width {args.width}, depth {PAPER_DEPTH}")
-    print(f"threads {args.threads}, batch {args.batch_size}, repeats {args.repeats}")
+    print(f"threads {args.threads}, repeats {args.repeats}, load {os.getloadavg()}")
     print(f"network work: {flops / 1e12:.3f} TFLOP per image (2 x analytic MACs)")
-    print(
-        f"seconds per image (median): {seconds:.2f}  (all: {', '.join(f'{t:.2f}' for t in times)})"
-    )
-    print(f"achieved: {flops / seconds / 1e9:.1f} GFLOP/s")
-    print(f"matmul 2048^3 float32: {reference / 1e9:.1f} GFLOP/s")
-    print(f"ratio achieved / matmul: {flops / seconds / reference:.2f}")
-    print(f"peak resident memory: {peak_gb:.2f} GB")
-    print(f"targets: <= 15 s -> {'met' if seconds <= 15 else 'MISSED'}; "
-          f"<= 2 GB -> {'met' if peak_gb <= 2 else 'MISSED'}")  # fmt: skip
+
+    def step(label, model, **settings):
+        chosen = InferSettings(**{"batch_size": default.batch_size, **settings})
+        profiles = []  # the last run's profile only (memory)
+
+        def run():
+            profiles[:] = [infer_luma(model, luma, chosen, sign=1)]
+
+        seconds, rate = paired(run, args.repeats)
+        share = flops / seconds / rate
+        print(f"{label:<58} {seconds:6.2f} s  {flops / seconds / 1e9:6.1f} GFLOP/s  "
+              f"{share:.2f}x matmul ({rate / 1e9:.0f} GFLOP/s)", flush=True)  # fmt: skip
+        return seconds, share, profiles[-1]
+
+    baseline, _, _ = step(f"eager, NCHW, batch {BASELINE_BATCH} (baseline)", eager,
+                          batch_size=BASELINE_BATCH)  # fmt: skip
+    step(f"folded BN + spectral norm, NCHW, batch {BASELINE_BATCH}",
+         fused.to(memory_format=torch.contiguous_format), batch_size=BASELINE_BATCH)  # fmt: skip
+    fused.to(memory_format=torch.channels_last)
+    step("folded, channels_last, batch 16", fused, batch_size=16)
+    seconds, share, exact = step(f"folded, channels_last, batch {default.batch_size} (default)",
+                                 fused)  # fmt: skip
+    bf16_seconds, _, bf16 = step("folded, channels_last, bfloat16 autocast", fused,
+                                 precision="bfloat16")  # fmt: skip
+    bf16_error = float(np.abs(bf16.jnd_map - exact.jnd_map).max())
+    print(f"bfloat16 vs float32 JND map: max |difference| {bf16_error:.3f} grey levels, "
+          f"mean {np.abs(bf16.jnd_map - exact.jnd_map).mean():.4f}; PSNR {bf16.psnr_db:.3f} "
+          f"vs {exact.psnr_db:.3f} dB")  # fmt: skip
+    if args.compile:
+        start = time.perf_counter()
+        compiled = torch.compile(fused, dynamic=False)
+        with torch.inference_mode():  # the compile, for the default batch's shape
+            compiled(
+                torch.zeros(default.batch_size, 1, 64, 64).to(memory_format=torch.channels_last)
+            )
+        print(f"torch.compile (inductor): {time.perf_counter() - start:.1f} s to compile")
+        step("folded, channels_last, torch.compile", compiled)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux: KiB
+    print(f"peak resident memory: {peak_gb:.2f} GB (all steps)")
+    print(f"targets: <= 6 s -> {'met' if seconds <= 6 else 'MISSED'}; >= 0.65x matmul -> "
+          f"{'met' if share >= 0.65 else 'MISSED'}; <= 1 GB -> "
+          f"{'met' if peak_gb <= 1 else 'MISSED'}")  # fmt: skip
+    size = f"width {args.width}, {args.threads} threads"
     write_summary(args.summary, [
-        Row("infer", f"one 1080p image, width {args.width}, {args.threads} threads", seconds, "s",
-            "<= 15 s", "float32 matmul FLOP/s", flops / seconds / reference),
-        Row("infer", "peak resident memory", peak_gb, "GB", "<= 2 GB"),
+        Row("infer", f"one 1080p image, {size}, float32", seconds, "s", "<= 6 s",
+            f"eager NCHW batch {BASELINE_BATCH}", baseline / seconds),
+        Row("infer", f"one 1080p image, {size}: achieved FLOP/s", flops / seconds / 1e9,
+            "GFLOP/s", ">= 0.65x matmul", "float32 matmul FLOP/s", share),
+        Row("infer", f"one 1080p image, {size}, bfloat16 (option)", bf16_seconds, "s", "",
+            "float32", seconds / bf16_seconds),
+        Row("infer", "bfloat16 error: max |JND map - float32 map|", bf16_error, "grey-levels"),
+        Row("infer", "peak resident memory", peak_gb, "GB", "<= 1 GB"),
     ])  # fmt: skip
 
 

@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 # stage -> (script, arguments of --quick); full runs use the scripts' defaults
 STAGES = {
     "distort": ("bench_distort.py", ["--images", "1", "--qp-step", "19"]),
+    "planning": ("bench_planning.py", ["--images", "200", "--baseline-images", "50"]),
     "labels": ("bench_labels.py", ["--resamples", "200", "--repeats", "1"]),
     "patches": ("bench_patches.py", ["--images", "4", "--repeats", "3"]),
     "infer": ("bench_infer.py", ["--repeats", "1", "--width", "8"]),
@@ -37,6 +38,7 @@ STAGES = {
         "bench_model.py",
         ["--width", "8", "--repeats", "1", "--batches", "16", "--train-batch", "4"],
     ),
+    "gpu": ("gpu_check.py", []),  # CUDA checks; without CUDA a CPU smoke run (about 10 s)
     "subjective": (
         "bench_subjective.py",
         ["--subjects", "5", "--think-ms", "100", "--max-seconds", "30", "--kill"],

@@ -31,7 +31,8 @@ def config(default_config) -> dict:
     return copy.deepcopy(default_config)
 
 
-# A small run of the whole pipeline: three small images, a short ladder, a tiny network.
+# A small run of the whole pipeline: three small images, a short ladder, a tiny network. Its
+# 6 epochs (0.1-0.3 s each) leave tests/test_pipeline.py time to kill training mid-run.
 SMALL_RUN = {
     "sources": {
         "names": ["chelsea", "coffee", "rocket"],
@@ -41,7 +42,7 @@ SMALL_RUN = {
     "encode": {"qp": {"min": 22, "max": 40, "step": 6}},
     "quality": {"vmaf": False},
     "labels": {"min_subjects": 5, "simulate": {"metric": "psnr_y", "threshold": 36.0}},
-    "train": {"width": 4, "depth": 3, "epochs": 2, "epochs_constant": 1, "threads": 1},
+    "train": {"width": 4, "depth": 3, "epochs": 6, "epochs_constant": 3, "threads": 1},
     "evaluate": {"vmaf": False},
 }
 

@@ -1,7 +1,9 @@
 """The whole workflow end to end on a small config: report, determinism, and recovery from kills.
 
-One clean run is the reference. A second run is killed with SIGKILL (Snakemake and all
-its jobs) three times, mid-encode, mid-label stage and mid-training, and resumed with the
+One clean run is the reference: the session's finished small run (tests/conftest.py), which
+tests/test_golden.py and tests/test_config_effects.py read too, so these tests only read it
+(one edits a copy). A second run of its config is killed with SIGKILL (Snakemake and all its
+jobs) three times, mid-encode, mid-label stage and mid-training, and resumed with the
 README's recovery commands (`snakemake --unlock`, then the run command); its dataset
 checksums must equal the clean run's, training must resume from its last per-epoch
 checkpoint, and no temporary file of the killed jobs may remain.
@@ -12,28 +14,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from .conftest import REPO
 
 pytestmark = pytest.mark.slow
-
-SMALL = {
-    "sources": {
-        "names": ["chelsea", "coffee", "rocket"],
-        "session_size": 2,
-        "resize": {"width": 240, "height": 176, "filter": "lanczos"},
-    },
-    "encode": {"qp": {"min": 22, "max": 40, "step": 3}, "threads": 2},
-    "train": {"width": 4, "depth": 3, "epochs": 6, "epochs_constant": 3, "threads": 1},
-    "evaluate": {"vmaf": False},
-}
 
 
 def _command(workdir: Path, config: Path, *extra: str) -> list[str]:
@@ -74,23 +65,17 @@ def _kill_when(workdir: Path, config: Path, ready, timeout_s: float = 240) -> No
 
 
 @pytest.fixture(scope="module")
-def small_config(tmp_path_factory) -> Path:
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    for section, values in SMALL.items():
-        config[section] = {**config[section], **values}
-    path = tmp_path_factory.mktemp("config") / "small.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+def clean_run(finished_small_run) -> Path:
+    """The working directory of the finished small run (read only)."""
+    return finished_small_run[0]
 
 
 @pytest.fixture(scope="module")
-def clean_run(tmp_path_factory, small_config) -> Path:
-    workdir = tmp_path_factory.mktemp("clean")
-    _run(workdir, small_config)
-    return workdir
+def small_config(clean_run) -> Path:
+    return clean_run / "config.yaml"
 
 
-def test_clean_run_produces_every_stage_and_the_report(clean_run, small_config):
+def test_clean_run_produces_every_stage_and_the_report(clean_run, small_config, tmp_path):
     results = clean_run / "results"
     for name in [
         "quality/vvenc.tsv", "labels/jnd.tsv", "patches/train_pristine.npy",
@@ -99,8 +84,8 @@ def test_clean_run_produces_every_stage_and_the_report(clean_run, small_config):
     ]:  # fmt: skip
         assert (results / name).is_file(), name
     assert "simulated" in (results / "labels/jnd.tsv").read_text()
-    _run(clean_run, small_config, "--report", str(clean_run / "report.html"))
-    report = (clean_run / "report.html").read_text(errors="replace")
+    _run(clean_run, small_config, "--report", str(tmp_path / "report.html"))
+    report = (tmp_path / "report.html").read_text(errors="replace")
     assert "simulated" in report.lower()
 
 
@@ -127,10 +112,12 @@ def test_killed_run_resumes_to_identical_dataset(clean_run, small_config, tmp_pa
     assert [line.split(",")[1:4] for line in resumed_log] == losses
 
 
-def test_label_file_changed_after_ingestion_reruns_what_depends_on_it(clean_run, small_config):
-    raw = clean_run / "results/labels/simulated/f_session1.mat"
+def test_label_file_changed_after_ingestion_reruns_what_depends_on_it(clean_run, tmp_path):
+    run = tmp_path / "run"  # a copy (times kept): the finished run stays as it is
+    shutil.copytree(clean_run, run, symlinks=True)
+    raw = run / "results/labels/simulated/f_session1.mat"
     raw.write_bytes(raw.read_bytes() + b"\0")  # edited after ingestion (a touch alone is not)
-    planned = _run(clean_run, small_config, "-n").stdout
+    planned = _run(run, run / "config.yaml", "-n").stdout
     for rule in ["labels_jnd", "patch_dataset", "train", "evaluate_models"]:
         assert re.search(rf"^\s*rule {rule}:", planned, re.M), rule
     assert not re.search(r"^\s*rule encode_ladder:", planned, re.M)

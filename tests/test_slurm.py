@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import importlib.util
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 DEFAULT_PROFILE = REPO / "profiles" / "default" / "config.yaml"
 CLUSTER_EXECUTORS = {"slurm", "cluster-generic", "cluster-sync", "lsf", "googlebatch", "kubernetes"}
 SIGINT_GRACE_S = 60
+SLURM_PLUGIN = "snakemake_executor_plugin_slurm"
 
 
 def load_yaml(path: Path) -> dict:
@@ -105,15 +108,33 @@ def declared_rules_and_groups() -> tuple[set[str], set[str]]:
 
 
 def test_slurm_profile_names_rules_and_groups_of_the_workflow():
-    """Per-rule resources and group sizes refer to what the workflow declares, and every group
-    has a size (an unsized group would submit each connected piece as its own job)."""
+    """Per-rule resources, groups and group sizes refer to what the workflow declares, and every
+    group (of a rule or of the profile) has a size (an unsized group would submit each
+    connected piece as its own job)."""
     profile = load_yaml(SLURM_PROFILE)
     rules, groups = declared_rules_and_groups()
     assert set(profile["set-resources"]) <= rules, sorted(set(profile["set-resources"]) - rules)
+    assert set(profile["groups"]) <= rules, sorted(set(profile["groups"]) - rules)
+    groups |= set(profile["groups"].values())
     sizes = set(profile["group-components"])
     assert sizes == groups, (
         f"profiles/slurm group-components {sorted(sizes)} != groups of the rules {sorted(groups)}"
     )
+
+
+def test_slurm_executor_is_the_slurm_extra_only():
+    """A local install (the README's `.[dev]`) has no SLURM plugin: Snakemake imports every
+    installed executor plugin at each start, and this one then runs `scontrol show config`,
+    which waits about 10 s where a SLURM client is installed but no controller answers."""
+    with open(REPO / "pyproject.toml", "rb") as handle:
+        project = tomllib.load(handle)["project"]
+    plugin = SLURM_PLUGIN.replace("_", "-")
+    extras = project["optional-dependencies"]
+    assert not [r for r in project["dependencies"] + extras["dev"] if r.startswith(plugin)]
+    assert [r for r in extras["slurm"] if r.startswith(plugin)]
+    # the cluster's docs and CI install that extra
+    assert ".[slurm]" in (REPO / "docs" / "cluster.md").read_text()
+    assert '".[slurm]"' in (REPO / ".ci" / "run").read_text()
 
 
 def test_deep_merge_keeps_sibling_keys():
@@ -141,6 +162,8 @@ def cluster_is_up() -> bool:
 @pytest.fixture(scope="module")
 def slurm_cluster():
     """A running one-node cluster; started (and stopped afterwards) unless already up."""
+    if importlib.util.find_spec(SLURM_PLUGIN) is None:
+        cannot_run(SLURM_TEST, "needs the SLURM executor plugin: pip install -e '.[slurm]'")
     if os.geteuid() != 0:
         cannot_run(SLURM_TEST, "needs root to install and start SLURM (tests/slurm/run_cluster.sh)")
     if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:

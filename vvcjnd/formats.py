@@ -17,7 +17,7 @@ FORMAT = {
     "labels": 3,
     "patches": 2,
     "model": 3,
-    "infer": 2,
+    "infer": 3,
     "evaluate": 2,
 }
 

@@ -3,7 +3,8 @@
 #
 #   tests/slurm/run_cluster.sh start    install Debian's packages if missing, write slurm.conf,
 #                                       start munged, slurmctld and slurmd, wait for an idle node
-#   tests/slurm/run_cluster.sh stop     stop the three daemons by their PID files
+#   tests/slurm/run_cluster.sh stop     stop the three daemons by their PID files, remove the
+#                                       slurm.conf that start wrote
 #   tests/slurm/run_cluster.sh status   print sinfo, exit 0 when the node is idle or busy
 #
 # State (spool, logs, PID files) lives in $VVCJND_SLURM_STATE (default /tmp/vvcjnd-slurm).
@@ -135,6 +136,10 @@ stop() {
     stop_pid "$STATE/slurmd.pid" slurmd
     stop_pid "$STATE/slurmctld.pid" slurmctld
     stop_pid "$MUNGE_PID" munged
+    # Without a slurm.conf, SLURM's clients fail at once instead of waiting about 10 s for the
+    # controller that is gone; the SLURM executor plugin, when installed, runs `scontrol show
+    # config` at every Snakemake start, local runs included. start writes the file again.
+    if [[ -e "$CONF" ]] && grep -qF "$MARK" "$CONF"; then rm -f "$CONF"; fi
 }
 
 case "${1:-}" in

@@ -43,6 +43,7 @@ from vvcjnd.seeds import rng as seeded_rng
 
 SIGN_POLICIES = ("random", "positive", "negative", "none")
 WINDOWS = ("hann", "uniform")
+PRECISIONS = ("float32", "bfloat16")
 MAP_COLORMAP = "magma"
 
 
@@ -57,6 +58,7 @@ class InferSettings:
     window: str = "hann"
     batch_size: int = 64
     map_max: float = 24.0
+    precision: str = "float32"
     patch_size: int = PATCH_SIZE
 
     @classmethod
@@ -73,6 +75,10 @@ class InferSettings:
             raise VvcjndError(f"config key 'infer.window': {self.window!r} is not one of {WINDOWS}")
         if not 0.0 < self.f_c <= 1.0:
             raise VvcjndError(f"config key 'infer.f_c': {self.f_c} is not in (0, 1]")
+        if self.precision not in PRECISIONS:
+            raise VvcjndError(
+                f"config key 'infer.precision': {self.precision!r} is not one of {PRECISIONS}"
+            )
 
 
 def luminance_sign(policy: str, seed: int, image_id: str) -> int:
@@ -124,14 +130,26 @@ def blend_patches(
 
 
 @torch.inference_mode()
-def run_network(model: torch.nn.Module, patches: np.ndarray, batch_size: int) -> np.ndarray:
-    """The network's output for uint8 patches (N, 64, 64): float32 (N, 64, 64) in [-1, 1]."""
-    outputs = []
+def run_network(
+    model: torch.nn.Module, patches: np.ndarray, batch_size: int, precision: str = "float32"
+) -> np.ndarray:
+    """The network's output for uint8 patches (N, 64, 64): float32 (N, 64, 64) in [-1, 1].
+
+    The patches go in batches of ``batch_size`` to the device of the model's parameters (the
+    CPU for a model without any). ``precision`` ``bfloat16`` runs the network under bfloat16
+    autocast (faster on CPUs with AVX-512 BF16 or AMX, and on GPUs; not exact: see
+    ``infer.precision`` in docs/config.md); ``float32`` is exact.
+    """
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    bfloat16 = torch.autocast(device.type, torch.bfloat16, enabled=precision == "bfloat16")
+    outputs = [np.zeros((0,) + patches.shape[1:], np.float32)]
     for start in range(0, len(patches), batch_size):
         batch = torch.from_numpy(to_unit_range(patches[start : start + batch_size]))[:, None]
-        batch = batch.contiguous(memory_format=torch.channels_last)
-        outputs.append(model(batch)[:, 0].numpy())
-    return np.concatenate(outputs) if outputs else np.zeros((0,) + patches.shape[1:], np.float32)
+        batch = batch.to(device, memory_format=torch.channels_last)
+        with bfloat16:
+            output = model(batch)
+        outputs.append(output[:, 0].float().cpu().numpy())
+    return np.concatenate(outputs)
 
 
 def jnd_patches(
@@ -190,7 +208,7 @@ def infer_luma(
     size = settings.patch_size
     positions = grid_positions(*luma.shape, size, settings.stride, cover_border=True)
     pristine = extract_patches(luma, positions, size)
-    output = run_network(model, pristine, settings.batch_size)
+    output = run_network(model, pristine, settings.batch_size, settings.precision)
     patches = jnd_patches(pristine, output, settings.f_c, sign)
     jnd = np.clip(blend_patches(patches, positions, luma.shape, settings.window), 0.0, 255.0)
     error = from_unit_range(output).astype(np.float64) - pristine

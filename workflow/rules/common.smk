@@ -106,9 +106,27 @@ def quest_settings():
     return quest
 
 
+# The canonical pristine PNGs: one directory output of canonicalise_sources, the input of
+# every rule that reads them (a script finds an image's PNG in it with
+# vvcjnd.paths.pristine_png). As N outputs of one job they would make planning quadratic in
+# the number of images: Snakemake scans a job's outputs one by one to find a file's producer,
+# and after each job walks every output of the jobs it depends on.
+PRISTINE_DIR = f"{RESULTS}/sources/images"
+
+
 def pristine_png(image):
-    """Canonical pristine PNG of an image id."""
-    return str(pristine_png_path(f"{RESULTS}/sources/images", image))
+    """Canonical pristine PNG of an image id, inside PRISTINE_DIR (for sizes, not an input)."""
+    return str(pristine_png_path(PRISTINE_DIR, image))
+
+
+def image_megapixels(wildcards):
+    """Megapixels of the pristine image of a job's ``image`` wildcard (see megapixels)."""
+    return megapixels(pristine_png(wildcards.image))
+
+
+def pristine_megapixels():
+    """Megapixels of every pristine image (see megapixels)."""
+    return [megapixels(pristine_png(image)) for image in IMAGES]
 
 
 def ladder_json(image, encoder=ENCODER):
@@ -130,20 +148,20 @@ def megapixels(path):
         return 1920 * 1080 / 1e6
 
 
-def ladder_runtime_min(wildcards, input, threads):
+def ladder_runtime_min(wildcards, threads):
     """Minutes for one image's whole ladder (vvcjnd.distort.costs)."""
     return ladder_runtime_minutes(
         ENCODER,
         config["encode"]["vtm"]["seconds_per_megapixel"],
         QPS,
-        megapixels(input.image),
+        image_megapixels(wildcards),
         threads,
     )
 
 
-def ladder_mem_mb(wildcards, input, threads):
+def ladder_mem_mb(wildcards, threads):
     """Memory of one ladder job (vvcjnd.distort.costs)."""
-    return ladder_memory_mb(megapixels(input.image), threads)
+    return ladder_memory_mb(image_megapixels(wildcards), threads)
 
 
 INFER = f"{RESULTS}/infer"
@@ -152,6 +170,12 @@ INFER = f"{RESULTS}/infer"
 def profile_file(image, key):
     """One of an image's inference outputs (a key of vvcjnd.paths.PROFILE_FILES)."""
     return str(profile_paths(f"{INFER}/{image}")[key])
+
+
+def input_of(key):
+    """A params function: input ``key`` itself (a folder input such as PRISTINE_DIR), so that
+    the path follows the inputs as with folder_of."""
+    return lambda wildcards, input: input[key]
 
 
 def folder_of(key, up=1):

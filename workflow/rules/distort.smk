@@ -1,7 +1,7 @@
 rule encode_ladder:
     """Encode and decode one image at every QP of the ladder (finished QPs survive a kill)."""
     input:
-        image=pristine_png("{image}"),
+        images=PRISTINE_DIR,
     output:
         record=ladder_json("{image}", "{encoder}"),
     log:

@@ -5,7 +5,7 @@ rule evaluate_models:
     """Own-level PSNR and equal-PSNR quality (SSIM, VIF, MS-SSIM, VMAF) of every model."""
     input:
         splits=f"{RESULTS}/patches/splits.tsv",
-        images=[pristine_png(image) for image in IMAGES],
+        images=PRISTINE_DIR,
         residuals=[profile_file(image, "residual_npy") for image in IMAGES],
         checkpoint=MODEL_CHECKPOINT,
     output:
@@ -25,13 +25,12 @@ rule evaluate_models:
         "../../envs/torch.yaml"
     threads: config["evaluate"]["threads"]
     resources:
-        mem_mb=lambda wildcards, input: 1000
-        + math.ceil(300 * max(megapixels(path) for path in input.images)),
+        mem_mb=lambda wildcards: 1000 + math.ceil(300 * max(pristine_megapixels())),
         # per test image: 4 models x (bisection + SSIM, VIF, MS-SSIM, VMAF), about 1 min at 1080p
-        runtime=lambda wildcards, input: 10 + len(input.images),
+        runtime=lambda wildcards: 10 + len(IMAGES),
     params:
         infer_dir=folder_of("residuals", up=2),
-        images_dir=folder_of("images"),
+        images_dir=input_of("images"),
         settings=settings("evaluate"),
         seed=config["seed"],
         format=FORMAT["evaluate"],
@@ -45,7 +44,7 @@ rule evaluate_jnd_qp:
         labels=f"{RESULTS}/labels/jnd.tsv",
         splits=f"{RESULTS}/patches/splits.tsv",
         quality=f"{RESULTS}/quality/{ENCODER}.tsv",
-        images=[pristine_png(image) for image in IMAGES],
+        images=PRISTINE_DIR,
         ladders=ladder_jsons(),
         summaries=[profile_file(image, "summary") for image in IMAGES],
         checkpoint=MODEL_CHECKPOINT,
@@ -70,13 +69,11 @@ rule evaluate_jnd_qp:
         "../../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: 1000
-        + math.ceil(100 * max(megapixels(path) for path in input.images)),
-        runtime=lambda wildcards, input: 5
-        + math.ceil(len(input.images) * len(QPS) / 60),
+        mem_mb=lambda wildcards: 1000 + math.ceil(100 * max(pristine_megapixels())),
+        runtime=lambda wildcards: 5 + math.ceil(len(IMAGES) * len(QPS) / 60),
     params:
         infer_dir=folder_of("summaries", up=2),
-        images_dir=folder_of("images"),
+        images_dir=input_of("images"),
         ladder_dir=folder_of("ladders"),
         qps=QPS,
         size=config["patches"]["size"],

@@ -1,7 +1,7 @@
 rule infer_image:
     """JND profile of one image: JND-contaminated luma, JND map (.npy and colour PNG), PSNR."""
     input:
-        image=pristine_png("{image}"),
+        images=PRISTINE_DIR,
         checkpoint=MODEL_CHECKPOINT,
     output:
         **{key: profile_file("{image}", key) for key in PROFILE_FILES},
@@ -9,15 +9,13 @@ rule infer_image:
         f"{RESULTS}/logs/infer/{{image}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/infer/{{image}}.tsv"
-    group:
-        "infer"
     conda:
         "../../envs/torch.yaml"
     threads: config["infer"]["threads"]
     resources:
         # about 15 s per 1080p image on 2 cores at the paper's width; 1.5 GB at batch 64
-        mem_mb=lambda wildcards, input: 1000 + math.ceil(250 * megapixels(input.image)),
-        runtime=lambda wildcards, input: 5 + math.ceil(megapixels(input.image)),
+        mem_mb=lambda wildcards: 1000 + math.ceil(250 * image_megapixels(wildcards)),
+        runtime=lambda wildcards: 5 + math.ceil(image_megapixels(wildcards)),
         batch_size=config["infer"]["batch_size"],
     params:
         infer=settings("infer", "gallery_images"),
@@ -32,7 +30,7 @@ rule infer_gallery:
     """Report figure: pristine luma, JND-contaminated luma and JND map of test images."""
     input:
         splits=f"{RESULTS}/patches/splits.tsv",
-        images=[pristine_png(image) for image in IMAGES],
+        images=PRISTINE_DIR,
         profiles=[profile_file(image, key) for image in IMAGES for key in PROFILE_FILES],
     output:
         figure=report(
@@ -50,7 +48,7 @@ rule infer_gallery:
         runtime=5,
     params:
         infer_dir=folder_of("profiles", up=2),
-        images_dir=folder_of("images"),
+        images_dir=input_of("images"),
         gallery_images=config["infer"]["gallery_images"],
         map_max=config["infer"]["map_max"],
         format=FORMAT["infer"],

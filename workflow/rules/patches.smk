@@ -6,7 +6,7 @@ rule patch_dataset:
     input:
         manifest=f"{RESULTS}/sources/manifest.tsv",
         labels=f"{RESULTS}/labels/jnd.tsv",
-        images=[pristine_png(image) for image in IMAGES],
+        images=PRISTINE_DIR,
         ladders=ladder_jsons(),
     output:
         arrays=[
@@ -21,15 +21,12 @@ rule patch_dataset:
         f"{RESULTS}/logs/patches/dataset.log",
     benchmark:
         f"{RESULTS}/benchmarks/patches/dataset.tsv"
-    group:
-        "patches"
     conda:
         "../../envs/encode.yaml"
     threads: 2
     resources:
         mem_mb=1000,
-        runtime=lambda wildcards, input: 5
-        + math.ceil(sum(megapixels(path) for path in input.images) / 60),
+        runtime=lambda wildcards: 5 + math.ceil(sum(pristine_megapixels()) / 60),
     params:
         ladder_dir=folder_of("ladders"),
         settings=settings("patches", "figure_pairs"),
@@ -52,8 +49,6 @@ rule patch_figure:
         ),
     log:
         f"{RESULTS}/logs/patches/figure.log",
-    group:
-        "patches"
     conda:
         "../../envs/encode.yaml"
     threads: 1

@@ -2,22 +2,20 @@ rule image_quality:
     """Quality of one image's decoded ladder: PSNR, SSIM, MS-SSIM and VMAF per QP."""
     input:
         record=ladder_json("{image}", "{encoder}"),
-        image=pristine_png("{image}"),
+        images=PRISTINE_DIR,
     output:
         table=f"{RESULTS}/quality/{{encoder}}/{{image}}.tsv",
     log:
         f"{RESULTS}/logs/quality/{{encoder}}/{{image}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/quality/{{encoder}}/{{image}}.tsv"
-    group:
-        "metrics"
     conda:
         "../../envs/encode.yaml"
     threads: config["quality"]["threads"]
     resources:
-        mem_mb=lambda wildcards, input: 500 + math.ceil(200 * megapixels(input.image)),
-        runtime=lambda wildcards, input: 5
-        + math.ceil(len(QPS) * megapixels(input.image) / 10),
+        mem_mb=lambda wildcards: 500 + math.ceil(200 * image_megapixels(wildcards)),
+        runtime=lambda wildcards: 5
+        + math.ceil(len(QPS) * image_megapixels(wildcards) / 10),
     params:
         session=lambda wildcards: SESSION[wildcards.image],
         vmaf=config["quality"]["vmaf"],

@@ -4,7 +4,7 @@ rule canonicalise_sources:
         source_files(),
     output:
         manifest=f"{RESULTS}/sources/manifest.tsv",
-        images=[pristine_png(image) for image in IMAGES],
+        images=directory(PRISTINE_DIR),
     log:
         f"{RESULTS}/logs/sources.log",
     benchmark:

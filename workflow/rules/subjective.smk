@@ -9,7 +9,7 @@ rule subjective_stimuli:
     """Pristine and decoded images under opaque names, their manifest (sha256), the test plan."""
     input:
         manifest=f"{RESULTS}/sources/manifest.tsv",
-        images=[pristine_png(image) for image in IMAGES],
+        images=PRISTINE_DIR,
         records=ladder_jsons(),
     output:
         stimuli=directory(f"{SUBJECTIVE}/stimuli"),
@@ -28,7 +28,7 @@ rule subjective_stimuli:
         ladder=QPS,
         seed=config["seed"],
         format=FORMAT["subjective"],
-        images_dir=folder_of("images"),
+        images_dir=input_of("images"),
         ladder_dir=folder_of("records"),
     script:
         "../scripts/subjective_stimuli.py"

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from vvcjnd.infer.profile import InferSettings, infer_image_file, load_inference_model
+from vvcjnd.paths import pristine_png
 from vvcjnd.workflow import logged
 
 with logged(snakemake.log[0], snakemake.output) as logger:
@@ -19,7 +20,7 @@ with logged(snakemake.log[0], snakemake.output) as logger:
     paths = {key: Path(path) for key, path in snakemake.output.items()}
     summary = infer_image_file(
         load_inference_model(checkpoint),
-        Path(snakemake.input.image),
+        pristine_png(snakemake.input.images, snakemake.wildcards.image),
         paths,
         settings,
         seed=snakemake.params.seed,

@@ -9,7 +9,7 @@ with logged(snakemake.log[0], snakemake.output):
     build_patch_dataset(
         manifest_path=Path(snakemake.input.manifest),
         labels_path=Path(snakemake.input.labels),
-        images_dir=Path(snakemake.input.images[0]).parent,
+        images_dir=Path(snakemake.input.images),
         ladder_dir=Path(snakemake.params.ladder_dir),
         out_dir=Path(snakemake.output.index).parent,
         patches_config=snakemake.params.settings,

@@ -8,5 +8,5 @@ from vvcjnd.workflow import logged
 with logged(snakemake.log[0], snakemake.output):
     sources = snakemake.params.sources
     images = discover(sources)
-    image_dir = Path(snakemake.output.images[0]).parent
+    image_dir = Path(snakemake.output.images)
     prepare_sources(images, sources, image_dir, Path(snakemake.output.manifest))

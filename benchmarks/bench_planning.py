@@ -1,0 +1,140 @@
+"""Planning at scale: wall time and peak memory of ``snakemake -n`` for many images.
+
+Generates ``--images`` small PNG images (16x16, distinct, seeded) in a temporary folder, writes
+the embedded default config with ``sources.kind: folder`` pointing at them (sessions of
+``--session-size`` images), and times ``snakemake -n --cores 2`` on it, its job list printed
+to /dev/null as a user's dry run prints it: wall seconds and the child's peak resident memory
+(``wait4``). Targets: 5,000 images in <= 30 s and <= 1 GB; 50,000 in <= 5 min
+(``--images 50000 --no-baseline``, minutes; run it once). The baseline, in the same run, is
+the same dry run of ``--baseline-images`` images (500 by default): the ratio of the seconds
+per image shows how far planning is from linear in the number of images (1.0: linear).
+
+    python benchmarks/bench_planning.py [--images 5000] [--baseline-images 500] [--no-baseline]
+        [--repeats 1] [--summary PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from summary import Row, add_summary_argument, write_summary
+
+from vvcjnd.images import write_png
+
+REPO = Path(__file__).resolve().parent.parent
+SIDE_PX = 16
+
+
+def write_images(folder: Path, count: int) -> None:
+    """``count`` distinct seeded 16x16 RGB PNGs ``img00000.png`` ... in ``folder``."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(2021)
+    for index in range(count):
+        pixels = rng.integers(0, 256, (SIDE_PX, SIDE_PX, 3), dtype=np.uint8)
+        write_png(folder / f"img{index:05d}.png", pixels)
+
+
+def write_config(path: Path, images: Path, session_size: int) -> Path:
+    """The embedded default with its sources replaced by the folder ``images``."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    sources = {key: value for key, value in config["sources"].items() if key != "names"}
+    config["sources"] = {**sources, "kind": "folder", "path": str(images),
+                         "session_size": session_size}  # fmt: skip
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def dry_run(workdir: Path, config: Path) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MB, planned jobs) of one ``snakemake -n``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "2",
+               "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(config)]  # fmt: skip
+    listing = workdir / "dry-run.txt"
+    start = time.perf_counter()
+    with open(listing, "w", encoding="utf-8") as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    text = listing.read_text(encoding="utf-8", errors="replace")
+    if child.returncode != 0:
+        raise SystemExit(f"snakemake -n failed ({child.returncode}):\n{text[-3000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, planned_jobs(text)
+
+
+def planned_jobs(listing: str) -> int:
+    """The total of Snakemake's job-stats table in a dry run's output."""
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0] == "total" and fields[1].isdigit():
+            return int(fields[1])
+    raise SystemExit("no job stats ('total N') in the dry run's output")
+
+
+def measure(tmp: Path, count: int, session_size: int, repeats: int) -> tuple[float, float, int]:
+    """Median wall seconds, largest peak RSS (MB) and job count of ``repeats`` dry runs; prints
+    each run with its CPU seconds, which other work on a shared machine does not inflate."""
+    images = tmp / f"images{count}"
+    start = time.perf_counter()
+    write_images(images, count)
+    print(f"{count} images written in {time.perf_counter() - start:.1f} s", flush=True)
+    config = write_config(tmp / f"config{count}.yaml", images, session_size)
+    walls, peaks = [], []
+    for repeat in range(repeats):
+        wall, cpu, peak, jobs = dry_run(tmp / f"run{count}-{repeat}", config)
+        walls.append(wall)
+        peaks.append(peak)
+        print(f"{count} images: snakemake -n {wall:.1f} s ({cpu:.1f} s CPU), peak RSS "
+              f"{peak:.0f} MB, {jobs} jobs "
+              f"(load {' '.join(f'{v:.2f}' for v in os.getloadavg())})", flush=True)  # fmt: skip
+    return statistics.median(walls), max(peaks), jobs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--baseline-images", type=int, default=500)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the baseline run")
+    parser.add_argument("--session-size", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=1)
+    add_summary_argument(parser)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vvcjnd-bench-planning-") as tmp:
+        tmp = Path(tmp)
+        base = None
+        if not args.no_baseline:
+            base = measure(tmp, args.baseline_images, args.session_size, args.repeats)
+        wall, peak, jobs = measure(tmp, args.images, args.session_size, args.repeats)
+    target_s = "<= 30 s" if args.images <= 5000 else "<= 300 s" if args.images <= 50000 else ""
+    ratio = None
+    print()
+    print("figure                                        median      target")
+    print(f"snakemake -n, {args.images} images ({jobs} jobs), s {wall:10.1f}     {target_s}")
+    print(f"  peak resident memory, MB                    {peak:10.0f}     <= 1024 (5,000)")
+    if base is not None:
+        ratio = (wall / args.images) / (base[0] / args.baseline_images)
+        print(f"snakemake -n, {args.baseline_images} images ({base[2]} jobs), s "
+              f"{base[0]:10.1f}")  # fmt: skip
+        print(f"seconds per image, {args.images} vs {args.baseline_images} images     "
+              f"{ratio:10.2f}     (1.0: linear)")  # fmt: skip
+    baseline = f"s/image at {args.baseline_images} images" if base is not None else ""
+    write_summary(args.summary, [
+        Row("planning", f"snakemake -n, {args.images} images ({jobs} jobs)", wall, "s",
+            target_s, baseline, ratio),
+        Row("planning", f"peak RSS of snakemake -n, {args.images} images", peak, "MB",
+            "<= 1024 MB" if args.images <= 5000 else ""),
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
