@@ -136,7 +136,7 @@ def main() -> None:
             "GFLOP/s", ">= 0.65x matmul", "float32 matmul FLOP/s", share),
         Row("infer", f"one 1080p image, {size}, bfloat16 (option)", bf16_seconds, "s", "",
             "float32", seconds / bf16_seconds),
-        Row("infer", "bfloat16 error: max |JND map - float32 map|", bf16_error, "grey-levels"),
+        Row("infer", "bfloat16 error: max abs JND map - float32 map", bf16_error, "grey-levels"),
         Row("infer", "peak resident memory", peak_gb, "GB", "<= 1 GB"),
     ])  # fmt: skip
 
