@@ -32,18 +32,11 @@ from vvcjnd.subjective.relaxed import answer_weight
 
 
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, shares) -> np.ndarray:
-    """Quantiles at ``shares`` (0..1) of ``values`` (P,) or (P, X) under ``weights`` (P,), the
+    """Quantiles at ``shares`` (0..1) of ``values`` (P,) or (P, X) under ``weights`` (P,): the
     lowest value whose cumulative weight reaches each share (per column for 2-d values)."""
     values = np.asarray(values, dtype=np.float64)
-    columns = values.reshape(len(values), -1)
-    out = np.empty((len(shares), columns.shape[1]))
-    for j in range(columns.shape[1]):
-        order = np.argsort(columns[:, j], kind="stable")
-        cumulative = np.cumsum(weights[order])
-        cumulative /= cumulative[-1]
-        picks = np.searchsorted(cumulative, np.asarray(shares) - 1e-12, side="left")
-        out[:, j] = columns[order[np.minimum(picks, len(order) - 1)], j]
-    return out if values.ndim == 2 else out[:, 0]
+    weights = np.broadcast_to(weights.reshape(-1, *([1] * (values.ndim - 1))), values.shape)
+    return np.quantile(values, shares, axis=0, weights=weights, method="inverted_cdf")
 
 
 def rule_levels(sur: np.ndarray, ladder: list[int], rule: JndRule) -> np.ndarray:
