@@ -26,7 +26,7 @@ def test_ladder_command_encodes_for_real(tmp_path, astronaut_small):
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     points = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [p["qp"] for p in points] == [30, 40] and points[0]["bytes"] > points[1]["bytes"]
+    assert [p["level"] for p in points] == [30, 40] and points[0]["bytes"] > points[1]["bytes"]
     assert (tmp_path / "out" / "face" / "qp30.png").is_file()
 
 

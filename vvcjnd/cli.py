@@ -11,10 +11,13 @@ from vvcjnd.errors import VvcjndError
 
 def _check_config(args: argparse.Namespace) -> None:
     from vvcjnd.config import load_config
-    from vvcjnd.distort.codecs import codec_from_config
+    from vvcjnd.distort.codecs import codec_from_config, codec_levels
 
     config = load_config(args.config)
-    codec_from_config(config["encode"]).check()
+    encode = config["encode"]
+    for name in dict.fromkeys([encode["encoder"], *encode["codecs"]]):
+        codec_levels(encode, name)
+        codec_from_config(encode, name).check()
     print(f"{args.config}: valid")
 
 
@@ -26,27 +29,34 @@ def _ladder(args: argparse.Namespace) -> None:
     import json
 
     from vvcjnd.colour import YuvFormat
-    from vvcjnd.config import load_config, qp_ladder
-    from vvcjnd.distort.codecs import codec_from_config
+    from vvcjnd.config import load_config
+    from vvcjnd.distort.codecs import codec_from_config, codec_levels
     from vvcjnd.distort.ladder import run_ladder
     from vvcjnd.paths import ladder_points_dir, ladder_record
 
     config = load_config(args.config)
-    qps = args.qp or qp_ladder(config)
+    encode = config["encode"]
+    name = args.codec or encode["encoder"]
+    codec = codec_from_config(encode, name)
+    if args.level:
+        levels = codec.scale.parse(args.level, "--level", name)
+    else:
+        levels = codec_levels(encode, name)
+    codec.check()
     record_path = ladder_record(args.output, args.image.stem)
     record = run_ladder(
         args.image,
         ladder_points_dir(record_path),
         record_path,
-        codec_from_config(config["encode"]),
+        codec,
         YuvFormat.from_config(config["colour"]),
-        qps,
-        workers=config["encode"]["threads"],
-        timeout_s=config["encode"]["timeout_s"],
+        levels,
+        workers=encode["threads"],
+        timeout_s=encode["timeout_s"],
         log=args.output / f"{args.image.stem}.log",
     )
     for point in record["points"]:
-        print(json.dumps({k: point[k] for k in ("qp", "bytes", "psnr_y", "encode_s")}))
+        print(json.dumps({k: point[k] for k in ("level", "bytes", "psnr_y", "encode_s")}))
 
 
 def _config_docs(args: argparse.Namespace) -> None:
@@ -81,8 +91,13 @@ def _add_ladder(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, help="canonical 8-bit RGB PNG (sizes multiple of 8)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file")
+    parser.add_argument("--codec", help="codec name (python -m vvcjnd codecs); default: encoder")
     parser.add_argument(
-        "--qp", type=int, nargs="+", help="QPs (0..63); default: the config's ladder"
+        "--level",
+        "--qp",
+        type=float,
+        nargs="+",
+        help="levels on the codec's scale (QPs for VVC); default: the config's ladder",
     )
 
 

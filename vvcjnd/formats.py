@@ -11,8 +11,8 @@ version stays the same.
 
 FORMAT = {
     "sources": 2,
-    "distort": 2,
-    "quality": 2,
+    "distort": 3,
+    "quality": 3,
     "subjective": 1,
     "labels": 3,
     "patches": 2,

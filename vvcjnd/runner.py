@@ -1,4 +1,5 @@
-"""The one place that runs external tools: exit code checked, output logged, timeout enforced."""
+"""The one place that runs external tools and library codec calls: exit code checked, output
+logged, timeout enforced (tools)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import shlex
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,3 +92,27 @@ def _append_log(log: Path | None, command_line: str, output: str, status: str) -
         return
     with _LOG_LOCK, open(log, "a", encoding="utf-8") as handle:
         handle.write(f"$ {command_line}\n{output.rstrip()}\n[{status}]\n\n")
+
+
+@dataclass(frozen=True)
+class LibraryCall:
+    """One call of a library codec (Pillow's JPEG, say): ``args`` records it as a command
+    line would (``pillow.jpeg quality=90 ... in out``), ``function`` performs it."""
+
+    args: tuple[str, ...]
+    function: Callable[[], None]
+
+
+def run_call(call: LibraryCall, log: Path | None = None) -> ToolRun:
+    """Perform ``call``; log it as :func:`run_tool` logs a tool; raise :class:`VvcjndError`
+    naming the call when the library raises."""
+    command_line = shlex.join(call.args)
+    start = time.perf_counter()
+    try:
+        call.function()
+    except (OSError, ValueError, RuntimeError) as exc:
+        _append_log(log, command_line, str(exc), "failed")
+        raise VvcjndError(f"{command_line} failed: {exc}") from exc
+    seconds = time.perf_counter() - start
+    _append_log(log, command_line, "", f"done, {seconds:.2f} s")
+    return ToolRun(call.args, seconds, "")

@@ -1,10 +1,13 @@
-"""The distortion ladder of one image: encode and decode it at every QP of the ladder.
+"""The distortion ladder of one image: encode and decode it at every level of the ladder.
 
-One job per image runs ``workers`` single-threaded encoder processes side by side. Each
-finished QP leaves three files under ``results/ladder/<encoder>/<image>/``: the bitstream,
-the decoded RGB PNG and a small JSON record, each renamed into place only when complete.
-A rerun (after a crash or a kill) reuses every QP whose record matches the same source,
-commands and colour format, so an interruption costs only the encodes that had not finished.
+One job per image runs ``workers`` single-threaded encodes side by side. Each finished level
+leaves three files under ``results/ladder/<codec>/<image>/``: the bitstream, the decoded RGB
+PNG and a small JSON record, each renamed into place only when complete. A rerun (after a
+crash or a kill) reuses every level whose record matches the same source, commands and
+colour format, so an interruption costs only the encodes that had not finished.
+
+A level is on the codec's scale (a QP, a JPEG quality, a JPEG XL distance); the record
+names the scale and its direction, and a QP codec's points keep their ``qp`` field.
 """
 
 from __future__ import annotations
@@ -23,9 +26,7 @@ from vvcjnd.errors import VvcjndError
 from vvcjnd.formats import FORMAT, tool_versions
 from vvcjnd.images import png_bytes, read_png
 from vvcjnd.io import remove_stale_temporaries, sha256_file, write_bytes, write_json
-from vvcjnd.paths import point_stem
 from vvcjnd.psnr import psnr
-from vvcjnd.runner import portable_args, run_tool
 
 
 def run_ladder(
@@ -34,48 +35,54 @@ def run_ladder(
     record_path: Path,
     codec: Codec,
     yuv: YuvFormat,
-    qps: list[int],
+    levels: list,
     workers: int = 1,
     timeout_s: float | None = None,
     log: Path | None = None,
 ) -> dict:
-    """Encode and decode ``pristine_png`` at every QP; write the ladder record; return it."""
+    """Encode and decode ``pristine_png`` at every level; write the ladder record; return it.
+
+    The points are in distortion order (least first), the order a QP ladder always had."""
     rgb = read_png(pristine_png)
     height, width = rgb.shape[:2]
     out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out_dir)  # of a killed run; its finished QPs are kept
+    remove_stale_temporaries(out_dir)  # of a killed run; its finished levels are kept
     planes = yuv.rgb_to_yuv(rgb)
-    source_yuv = out_dir / "source.yuv"
-    write_bytes(source_yuv, yuv.to_bytes(*planes))
-    version_output = run_tool(codec.version_args(), log, timeout_s, check=False).output
+    source = out_dir / f"source.{codec.takes}"
+    raw = rgb.tobytes() if codec.takes == "rgb" else yuv.to_bytes(*planes)
+    write_bytes(source, raw)
+    version_output = codec.version_text(log, timeout_s)
     source_sha = sha256_file(pristine_png)
 
-    def one(qp: int) -> dict:
+    def one(level) -> dict:
+        stem = codec.scale.stem(level)
         frame = Frame(
-            source_yuv=source_yuv,
+            source=source,
             width=width,
             height=height,
             bit_depth=yuv.bit_depth,
-            qp=qp,
-            bitstream=out_dir / f"{point_stem(qp)}{codec.bitstream_suffix}.part",
-            decoded_yuv=out_dir / f"{point_stem(qp)}.decoded.yuv",
+            level=level,
+            bitstream=out_dir / f"{stem}{codec.bitstream_suffix}.part",
+            decoded=out_dir / f"{stem}.decoded.{codec.takes}",
         )
         return _ladder_point(
             frame, codec, yuv, planes[0], source_sha, version_output, timeout_s, log
         )
 
     try:
-        # Lowest QP first: the slowest encodes start early, so the workers finish together.
+        # Least distortion first: the slowest encodes start early, so the workers finish
+        # together.
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            points = list(pool.map(one, sorted(qps)))
+            points = list(pool.map(one, codec.scale.in_distortion_order(levels)))
     finally:
-        source_yuv.unlink(missing_ok=True)
+        source.unlink(missing_ok=True)
     record = {
         "image_id": pristine_png.stem,
         "pristine_png": str(pristine_png),
         "pristine_sha256": source_sha,
         "encoder": codec.name,
         "setting": codec.setting,
+        "scale": asdict(codec.scale),
         "encoder_version": points[0]["encoder_version"],
         "width": width,
         "height": height,
@@ -90,13 +97,12 @@ def run_ladder(
 def _cache_key(
     source_sha: str, frame: Frame, codec: Codec, yuv: YuvFormat, tool_version: str
 ) -> str:
-    """What a finished QP depends on: source, portable command lines (tools by name), the
+    """What a finished level depends on: source, portable command lines (tools by name), the
     tools' version output, colour format and the stage's format version; no install path."""
     text = json.dumps(
         [
             source_sha,
-            portable_args(codec.encode_args(frame)),
-            portable_args(codec.decode_args(frame)),
+            *codec.recipe(frame),
             asdict(yuv),
             tool_version,
             FORMAT["distort"],
@@ -117,11 +123,11 @@ def _ladder_point(
     log: Path | None,
 ) -> dict:
     out_dir = frame.bitstream.parent
-    stem = point_stem(frame.qp)
+    stem = codec.scale.stem(frame.level)
     bitstream = out_dir / f"{stem}{codec.bitstream_suffix}"
     png = out_dir / f"{stem}.png"
     record_file = out_dir / f"{stem}.json"
-    key = _cache_key(source_sha, frame, codec, yuv, _portable_text(version_output, codec))
+    key = _cache_key(source_sha, frame, codec, yuv, version_output)
     cached = _reusable(record_file, key, bitstream, png)
     if cached is not None:
         return cached
@@ -129,34 +135,36 @@ def _ladder_point(
     decoded_format = replace(yuv, bit_depth=codec.decoded_bit_depth(yuv.bit_depth))
     decode_frame = replace(frame, bitstream=bitstream)
     try:
-        encoded = run_tool(codec.encode_args(frame), log, timeout_s)
+        encoded = codec.encode(frame, log, timeout_s)
         if not frame.bitstream.is_file() or frame.bitstream.stat().st_size == 0:
             raise VvcjndError(
                 f"encoder wrote no bitstream {frame.bitstream} ({encoded.command_line})"
             )
         frame.bitstream.replace(bitstream)
-        decoded = run_tool(codec.decode_args(decode_frame), log, timeout_s)
+        decoded = codec.decode(decode_frame, log, timeout_s)
         try:
-            data = frame.decoded_yuv.read_bytes()
+            data = frame.decoded.read_bytes()
         except OSError as exc:
-            raise VvcjndError(f"decoder wrote no output {frame.decoded_yuv}: {exc}") from exc
-        planes = decoded_format.from_bytes(data, frame.width, frame.height)
+            raise VvcjndError(f"decoder wrote no output {frame.decoded}: {exc}") from exc
+        rgb, luma, luma_depth = _decoded(data, frame, codec, decoded_format)
     except BaseException:
         bitstream.unlink(missing_ok=True)
         raise
     finally:
         frame.bitstream.unlink(missing_ok=True)
-        frame.decoded_yuv.unlink(missing_ok=True)
-    write_bytes(png, png_bytes(decoded_format.yuv_to_rgb(*planes)))
+        frame.decoded.unlink(missing_ok=True)
+    write_bytes(png, png_bytes(rgb))
+    level = {"qp": int(frame.level)} if codec.scale.name == "qp" else {}
     point = {
-        "qp": frame.qp,
+        **level,
+        "level": frame.level,
         "key": key,
         "bitstream": bitstream.name,
         "bitstream_sha256": sha256_file(bitstream),
         "bytes": bitstream.stat().st_size,
         "decoded_png": png.name,
         "decoded_sha256": sha256_file(png),
-        "psnr_y": _psnr_y(source_luma, yuv.bit_depth, planes[0], decoded_format.bit_depth),
+        "psnr_y": _psnr_y(source_luma, yuv.bit_depth, luma, luma_depth),
         "encoder_version": codec.parse_version(version_output + "\n" + encoded.output),
         "encode_cmd": encoded.portable_command_line,
         "decode_cmd": decoded.portable_command_line,
@@ -167,10 +175,23 @@ def _ladder_point(
     return point
 
 
-def _portable_text(tool_output: str, codec: Codec) -> str:
-    """A tool's version output without the folder the tool is installed in."""
-    folder = str(Path(codec.version_args()[0]).parent)
-    return tool_output if folder == "." else tool_output.replace(folder + "/", "")
+def _decoded(
+    data: bytes, frame: Frame, codec: Codec, decoded_format: YuvFormat
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The decoded picture as 8-bit RGB, its luma plane and that plane's bit depth.
+
+    A ``yuv420`` codec's luma is its own coded plane; an ``rgb`` codec's is the luma of our
+    colour format computed from its decoded RGB, so PSNR-Y means the same for both."""
+    if codec.takes == "rgb":
+        expected = frame.width * frame.height * 3
+        if len(data) != expected:
+            raise VvcjndError(
+                f"decoder wrote {len(data)} bytes to {frame.decoded}, expected {expected}"
+            )
+        rgb = np.frombuffer(data, np.uint8).reshape(frame.height, frame.width, 3)
+        return rgb, decoded_format.rgb_to_yuv(rgb)[0], decoded_format.bit_depth
+    planes = decoded_format.from_bytes(data, frame.width, frame.height)
+    return decoded_format.yuv_to_rgb(*planes), planes[0], decoded_format.bit_depth
 
 
 def _psnr_y(

@@ -28,6 +28,9 @@ QUALITY_COLUMNS = [
     "encoder",
     "encoder_version",
     "setting",
+    "scale",
+    "more_distortion",
+    "level",
     "qp",
     "bytes",
     "bpp",
@@ -46,7 +49,10 @@ QUALITY_COLUMNS = [
 def image_quality(
     record_path: Path, session: int, use_vmaf: bool, threads: int = 1
 ) -> pd.DataFrame:
-    """Quality rows (one per QP) of one image's ladder record (see `vvcjnd.distort.ladder`)."""
+    """Quality rows (one per level) of one image's ladder record (`vvcjnd.distort.ladder`).
+
+    ``level`` is on the codec's ``scale`` (``more_distortion`` says which way distortion
+    grows); ``qp`` repeats it for a QP codec and is empty for the others."""
     try:
         record = json.loads(Path(record_path).read_text())
     except (OSError, ValueError) as exc:
@@ -68,7 +74,10 @@ def image_quality(
                 "encoder": record["encoder"],
                 "encoder_version": point["encoder_version"],
                 "setting": record["setting"],
-                "qp": point["qp"],
+                "scale": record["scale"]["name"],
+                "more_distortion": record["scale"]["more_distortion"],
+                "level": point["level"],
+                "qp": point.get("qp"),
                 "bytes": point["bytes"],
                 "bpp": 8.0 * point["bytes"] / pixels,
                 "psnr_y": point["psnr_y"],
@@ -82,12 +91,15 @@ def image_quality(
                 "decode_cmd": point["decode_cmd"],
             }
         )
-    return pd.DataFrame(rows, columns=QUALITY_COLUMNS)
+    table = pd.DataFrame(rows, columns=QUALITY_COLUMNS)
+    table["qp"] = table["qp"].astype("Int64")  # empty, not NaN, for a codec without QPs
+    return table
 
 
 def combine(tables: list[Path], out_path: Path) -> pd.DataFrame:
     """Concatenate per-image quality tables (in the given order) into one table."""
     frame = pd.concat([read_table(path) for path in tables], ignore_index=True)
+    frame["qp"] = frame["qp"].astype("Int64")
     write_table(out_path, frame[QUALITY_COLUMNS])
     return frame
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from vvcjnd.config import qp_ladder, result_settings
-from vvcjnd.distort.codecs import codec_from_config
+from vvcjnd.config import result_settings
+from vvcjnd.distort.codecs import CODECS, codec_from_config, codec_levels
 from vvcjnd.errors import VvcjndError
 from vvcjnd.formats import FORMAT
 from vvcjnd.distort.costs import ladder_memory_mb, ladder_runtime_minutes
@@ -16,21 +16,25 @@ from vvcjnd.paths import pristine_png as pristine_png_path
 from vvcjnd.sources.prepare import discover
 
 RESULTS = "results"
+# The encoder's ladder feeds the labels, patches and training; every codec of
+# CODEC_NAMES (the encoder first) gets its own ladder and quality table.
 ENCODER = config["encode"]["encoder"]
-QPS = qp_ladder(config)
+CODEC_NAMES = list(dict.fromkeys([ENCODER, *config["encode"]["codecs"]]))
 try:
     SOURCES = discover(config["sources"])
-    CODEC = codec_from_config(config["encode"])
-    CODEC.check()
+    LEVELS = {name: codec_levels(config["encode"], name) for name in CODEC_NAMES}
+    for name in CODEC_NAMES:
+        codec_from_config(config["encode"], name).check()
 except VvcjndError as error:
     raise WorkflowError(str(error)) from None
+QPS = LEVELS[ENCODER]
 IMAGES = [source.image_id for source in SOURCES]
 SESSION = {source.image_id: source.session for source in SOURCES}
 
 
 wildcard_constraints:
     image="[A-Za-z0-9][A-Za-z0-9_.-]*",
-    encoder=re.escape(ENCODER),
+    encoder="|".join(re.escape(name) for name in CODEC_NAMES),
 
 
 def settings(section, *drop):
@@ -63,10 +67,12 @@ def shipped_images_version():
     return version("scikit-image")
 
 
-def encode_settings():
-    """The encoder settings that determine the ladder: the encoder and its own section."""
+def encode_settings(name):
+    """The settings that determine codec ``name``'s ladder: its name, its own section and
+    the shared keys it reads (encode.ffmpeg)."""
     encode = settings("encode")
-    return {"encoder": ENCODER, ENCODER: encode[ENCODER]}
+    shared = {key: encode[key] for key in CODECS[name].shared_keys}
+    return {"encoder": name, name: encode[name], **shared}
 
 
 LABEL_SOURCE_SECTIONS = {
@@ -151,9 +157,9 @@ def megapixels(path):
 def ladder_runtime_min(wildcards, threads):
     """Minutes for one image's whole ladder (vvcjnd.distort.costs)."""
     return ladder_runtime_minutes(
-        ENCODER,
+        wildcards.encoder,
         config["encode"]["vtm"]["seconds_per_megapixel"],
-        QPS,
+        LEVELS[wildcards.encoder],
         image_megapixels(wildcards),
         threads,
     )

@@ -1,5 +1,6 @@
 rule encode_ladder:
-    """Encode and decode one image at every QP of the ladder (finished QPs survive a kill)."""
+    """Encode and decode one image at every level of one codec's ladder (finished levels
+    survive a kill)."""
     input:
         images=PRISTINE_DIR,
     output:
@@ -17,9 +18,9 @@ rule encode_ladder:
         # operational: a time-out cannot change a result, so it is no param (never reruns)
         timeout_s=config["encode"]["timeout_s"],
     params:
-        encode=encode_settings(),
+        encode=lambda wildcards: encode_settings(wildcards.encoder),
         colour=settings("colour"),
-        qps=QPS,
+        levels=lambda wildcards: LEVELS[wildcards.encoder],
         format=FORMAT["distort"],
     script:
         "../scripts/encode_ladder.py"

@@ -1,4 +1,4 @@
-"""Encode/decode one image's QP ladder (rule encode_ladder)."""
+"""Encode/decode one image's ladder of one codec (rule encode_ladder)."""
 
 from pathlib import Path
 
@@ -16,7 +16,7 @@ with logged(snakemake.log[0], snakemake.output):
         record_path=record,
         codec=codec_from_config(snakemake.params.encode),
         yuv=YuvFormat.from_config(snakemake.params.colour),
-        qps=snakemake.params.qps,
+        levels=snakemake.params.levels,
         workers=snakemake.threads,
         timeout_s=snakemake.resources.timeout_s,
         log=Path(snakemake.log[0]),

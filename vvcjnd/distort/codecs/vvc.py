@@ -1,90 +1,25 @@
-"""VVC codec adapters. Each adapter only builds argument lists; `vvcjnd.runner` executes them.
+"""The VVC adapters: libvvenc inside ffmpeg, the standalone vvencapp/vvdecapp, and VTM.
 
-Every adapter encodes one all-intra frame of a planar Y'CbCr 4:2:0 file at a constant QP
-and decodes the bitstream back to a planar 4:2:0 file. Colour conversion happens outside,
-once, for every codec (`vvcjnd.colour`).
+Each codes one all-intra frame of our planar Y'CbCr 4:2:0 file at a constant QP (0..63) with
+perceptual QP adaptation off, single-threaded.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from abc import ABC
 from pathlib import Path
 
+from vvcjnd.distort.codecs.base import QP_63, CommandCodec, Frame, bundled_ffmpeg
 from vvcjnd.errors import VvcjndError
 
 
-@dataclass(frozen=True)
-class Frame:
-    """One encode/decode: the source YUV (bit_depth bits), its size, the QP (0..63), outputs."""
-
-    source_yuv: Path
-    width: int
-    height: int
-    bit_depth: int
-    qp: int
-    bitstream: Path
-    decoded_yuv: Path
-
-
-class Codec(ABC):
-    """A VVC encoder/decoder pair driven through its command line."""
-
-    name: str
-    bitstream_suffix: str
-
-    @property
-    @abstractmethod
-    def setting(self) -> str:
-        """The encoder setting recorded in the quality table (preset or cfg file)."""
-
-    @abstractmethod
-    def encode_args(self, frame: Frame) -> list[str]:
-        """Argument list that encodes ``frame.source_yuv`` into ``frame.bitstream``."""
-
-    @abstractmethod
-    def decode_args(self, frame: Frame) -> list[str]:
-        """Argument list that decodes ``frame.bitstream`` into ``frame.decoded_yuv``."""
-
-    @abstractmethod
-    def decoded_bit_depth(self, bit_depth: int) -> int:
-        """Bit depth of the decoded YUV file for a source of ``bit_depth`` bits."""
-
-    @abstractmethod
-    def executables(self) -> dict[str, str]:
-        """Config key -> executable path or name, checked when the workflow starts."""
-
-    @abstractmethod
-    def version_args(self) -> list[str]:
-        """Argument list that prints the tool's version (its exit status is not checked)."""
-
-    @staticmethod
-    @abstractmethod
-    def parse_version(text: str) -> str:
-        """The version string found in the version output plus an encode log."""
-
-    def check(self) -> None:
-        """Raise, naming the config key, if an executable or file is missing or not executable."""
-        for key, tool in self.executables().items():
-            found = shutil.which(tool) if os.sep not in tool else tool
-            if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
-                raise VvcjndError(f"config key '{key}': {tool!r} is not an executable file")
-
-
-def bundled_ffmpeg() -> str:
-    """Path of the static ffmpeg shipped by the imageio-ffmpeg wheel."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-class _VvencCodec(Codec, ABC):
+class _VvencCodec(CommandCodec, ABC):
     """Fraunhofer's VVenC, driven by a preset (faster .. slower) plus extra arguments."""
 
     bitstream_suffix = ".266"
+    scale = QP_63
 
     def __init__(self, preset: str, extra_args: list[str]):
         self.preset = preset
@@ -103,6 +38,10 @@ class FfmpegVvenc(_VvencCodec):
 
     name = "vvenc"
 
+    @classmethod
+    def from_config(cls, encode: dict, block: dict) -> FfmpegVvenc:
+        return cls(block["ffmpeg"], block["preset"], block["extra_args"])
+
     def __init__(self, ffmpeg: str | None, preset: str, extra_args: list[str]):
         super().__init__(preset, extra_args)
         self.ffmpeg = ffmpeg or bundled_ffmpeg()
@@ -112,9 +51,9 @@ class FfmpegVvenc(_VvencCodec):
         return [
             self.ffmpeg, "-hide_banner", "-nostdin", "-y",
             "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s:v", f"{frame.width}x{frame.height}",
-            "-r", "1", "-i", str(frame.source_yuv),
+            "-r", "1", "-i", str(frame.source),
             "-frames:v", "1", "-pix_fmt", "yuv420p10le",
-            "-c:v", "libvvenc", "-preset", self.preset, "-qp", str(frame.qp), "-qpa", "0",
+            "-c:v", "libvvenc", "-preset", self.preset, "-qp", str(int(frame.level)), "-qpa", "0",
             "-threads", "1", *self.extra_args,
             "-f", "vvc", str(frame.bitstream),
         ]  # fmt: skip
@@ -123,7 +62,7 @@ class FfmpegVvenc(_VvencCodec):
         return [
             self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-threads", "1",
             "-i", str(frame.bitstream),
-            "-f", "rawvideo", "-pix_fmt", "yuv420p10le", str(frame.decoded_yuv),
+            "-f", "rawvideo", "-pix_fmt", "yuv420p10le", str(frame.decoded),
         ]  # fmt: skip
 
     def executables(self) -> dict[str, str]:
@@ -147,6 +86,10 @@ class VvencApp(_VvencCodec):
 
     name = "vvencapp"
 
+    @classmethod
+    def from_config(cls, encode: dict, block: dict) -> VvencApp:
+        return cls(block["encoder"], block["decoder"], block["preset"], block["extra_args"])
+
     def __init__(self, encoder: str, decoder: str, preset: str, extra_args: list[str]):
         super().__init__(preset, extra_args)
         self.encoder, self.decoder = encoder, decoder
@@ -154,14 +97,14 @@ class VvencApp(_VvencCodec):
     def encode_args(self, frame: Frame) -> list[str]:
         chroma = "yuv420" if frame.bit_depth == 8 else "yuv420_10"
         return [
-            self.encoder, "-i", str(frame.source_yuv), "-s", f"{frame.width}x{frame.height}",
+            self.encoder, "-i", str(frame.source), "-s", f"{frame.width}x{frame.height}",
             "-c", chroma, "-r", "1", "-f", "1", "--preset", self.preset,
-            "-q", str(frame.qp), "--qpa", "0", "-t", "1", "--internal-bitdepth", "10",
+            "-q", str(int(frame.level)), "--qpa", "0", "-t", "1", "--internal-bitdepth", "10",
             *self.extra_args, "-o", str(frame.bitstream),
         ]  # fmt: skip
 
     def decode_args(self, frame: Frame) -> list[str]:
-        return [self.decoder, "-b", str(frame.bitstream), "-o", str(frame.decoded_yuv), "-t", "1"]
+        return [self.decoder, "-b", str(frame.bitstream), "-o", str(frame.decoded), "-t", "1"]
 
     def executables(self) -> dict[str, str]:
         return {"encode.vvencapp.encoder": self.encoder, "encode.vvencapp.decoder": self.decoder}
@@ -175,11 +118,16 @@ class VvencApp(_VvencCodec):
         return f"vvencapp {match.group(1)}" if match else "vvencapp unknown"
 
 
-class Vtm(Codec):
+class Vtm(CommandCodec):
     """The VVC reference software: EncoderApp with the user's all-intra cfg, DecoderApp."""
 
     name = "vtm"
     bitstream_suffix = ".bin"
+    scale = QP_63
+
+    @classmethod
+    def from_config(cls, encode: dict, block: dict) -> Vtm:
+        return cls(block["encoder"], block["decoder"], block["cfg"], block["extra_args"])
 
     def __init__(self, encoder: str | None, decoder: str | None, cfg: str | None, extra_args):
         for key, value in (("encoder", encoder), ("decoder", decoder), ("cfg", cfg)):
@@ -195,20 +143,17 @@ class Vtm(Codec):
     def encode_args(self, frame: Frame) -> list[str]:
         depth = str(frame.bit_depth)
         return [
-            self.encoder, "-c", self.cfg, "-i", str(frame.source_yuv),
+            self.encoder, "-c", self.cfg, "-i", str(frame.source),
             "-wdt", str(frame.width), "-hgt", str(frame.height), "-fr", "1", "-f", "1", "-ts", "1",
-            "-q", str(frame.qp), f"--InputBitDepth={depth}", f"--OutputBitDepth={depth}",
+            "-q", str(int(frame.level)), f"--InputBitDepth={depth}", f"--OutputBitDepth={depth}",
             "--InputChromaFormat=420", *self.extra_args, "-b", str(frame.bitstream),
         ]  # fmt: skip
 
     def decode_args(self, frame: Frame) -> list[str]:
         return [
-            self.decoder, "-b", str(frame.bitstream), "-o", str(frame.decoded_yuv),
+            self.decoder, "-b", str(frame.bitstream), "-o", str(frame.decoded),
             "-d", str(frame.bit_depth),
         ]  # fmt: skip
-
-    def decoded_bit_depth(self, bit_depth: int) -> int:
-        return bit_depth
 
     def executables(self) -> dict[str, str]:
         return {"encode.vtm.encoder": self.encoder, "encode.vtm.decoder": self.decoder}
@@ -225,14 +170,3 @@ class Vtm(Codec):
     def parse_version(text: str) -> str:
         match = re.search(r"VTM Encoder Version (\S+)", text)
         return f"VTM {match.group(1)}" if match else "VTM unknown"
-
-
-def codec_from_config(encode: dict) -> Codec:
-    """Build the adapter named by ``encode.encoder`` from its config block."""
-    name = encode["encoder"]
-    block = encode[name]
-    if name == "vvenc":
-        return FfmpegVvenc(block["ffmpeg"], block["preset"], block["extra_args"])
-    if name == "vvencapp":
-        return VvencApp(block["encoder"], block["decoder"], block["preset"], block["extra_args"])
-    return Vtm(block["encoder"], block["decoder"], block["cfg"], block["extra_args"])
