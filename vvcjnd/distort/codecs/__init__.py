@@ -22,9 +22,7 @@ from vvcjnd.distort.codecs.vvc import FfmpegVvenc, Vtm, VvencApp
 from vvcjnd.errors import VvcjndError
 
 # config name (``encode.encoder``, ``encode.codecs``) -> adapter class
-CODECS: dict[str, type[Codec]] = {
-    cls.name: cls for cls in (FfmpegVvenc, VvencApp, Vtm, X265, Jpeg)
-}
+CODECS: dict[str, type[Codec]] = {cls.name: cls for cls in (FfmpegVvenc, VvencApp, Vtm, X265, Jpeg)}
 
 
 def codec_from_config(encode: dict, name: str | None = None) -> Codec:
