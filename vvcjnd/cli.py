@@ -229,11 +229,46 @@ def _subjective(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def _codecs(args: argparse.Namespace) -> None:
+    """One line per codec: its config name, level scale, input kind and version here."""
+    from vvcjnd.config import load_config
+    from vvcjnd.distort.codecs import CODECS
+
+    encode = load_config(args.config)["encode"]
+    for name, cls in CODECS.items():
+        print(f"{name:9} {cls.scale.describe():42} takes {cls.takes:7} {_probe(encode, name)}")
+
+
+def _probe(encode: dict, name: str) -> str:
+    """The version a 64x64 mid-grey encode of codec ``name`` reports, or why it cannot run."""
+    import tempfile
+
+    from vvcjnd.distort.codecs import Frame, codec_from_config
+
+    try:
+        codec = codec_from_config(encode, name)
+        codec.check()
+        with tempfile.TemporaryDirectory(prefix="vvcjnd-probe-") as folder:
+            source = Path(folder) / f"grey.{codec.takes}"
+            source.write_bytes(bytes([128]) * (64 * 64 * 3 // (1 if codec.takes == "rgb" else 2)))
+            level = codec.scale.in_distortion_order([codec.scale.low, codec.scale.high])[-1]
+            frame = Frame(source, 64, 64, 8, level, Path(folder) / "probe.bin", source)
+            log = codec.encode(frame, None, 10).output
+            return codec.parse_version(codec.version_text(None, 10) + "\n" + log)
+    except VvcjndError as error:
+        return f"not available: {error}"
+
+
+def _add_codecs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file")
+
+
 def _commands() -> dict:
     return {
         "check-config": (_add_check_config, _check_config, "validate a config file"),
         "config-docs": (_add_config_docs, _config_docs, "render the config reference (Markdown)"),
         "ladder": (_add_ladder, _ladder, "encode and decode one PNG at a QP ladder"),
+        "codecs": (_add_codecs, _codecs, "list the codecs, their level scales and versions here"),
         "compare-checksums": (
             _add_compare_checksums,
             _compare_checksums,

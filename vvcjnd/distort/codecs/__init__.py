@@ -1,8 +1,9 @@
 """Codec adapters: each builds argument lists (or one library call); `vvcjnd.runner` runs them.
 
 `base`: the level scale, the frame, the adapter kinds; `vvc`: libvvenc in ffmpeg, vvencapp,
-VTM; `ffmpeg`: the other encoders of the bundled ffmpeg; `pillow`: JPEG (and the other
-formats) through Pillow. :data:`CODECS` names every adapter by its config name.
+VTM; `ffmpeg`: the other encoders of the bundled ffmpeg (x265, x264, libaom, SVT-AV1,
+libjxl); `pillow`: JPEG, WebP and JPEG 2000 through Pillow. :data:`CODECS` names every
+adapter by its config name.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from vvcjnd.distort.codecs.base import (
     bundled_ffmpeg,
     ladder_levels,
 )
-from vvcjnd.distort.codecs.ffmpeg import X265
-from vvcjnd.distort.codecs.pillow import Jpeg
+from vvcjnd.distort.codecs.ffmpeg import X264, X265, Aom, FfmpegCodec, Jxl, SvtAv1
+from vvcjnd.distort.codecs.pillow import J2k, Jpeg, PillowCodec, Webp
 from vvcjnd.distort.codecs.vvc import FfmpegVvenc, Vtm, VvencApp
 from vvcjnd.errors import VvcjndError
 
 # config name (``encode.encoder``, ``encode.codecs``) -> adapter class
-CODECS: dict[str, type[Codec]] = {cls.name: cls for cls in (FfmpegVvenc, VvencApp, Vtm, X265, Jpeg)}
+CODECS: dict[str, type[Codec]] = {
+    cls.name: cls
+    for cls in (FfmpegVvenc, VvencApp, Vtm, X265, X264, Aom, SvtAv1, Jxl, Jpeg, Webp, J2k)
+}
 
 
 def codec_from_config(encode: dict, name: str | None = None) -> Codec:
@@ -55,15 +59,23 @@ def codec_levels(encode: dict, name: str | None = None) -> list:
 
 __all__ = [
     "CODECS",
+    "Aom",
     "Codec",
     "CommandCodec",
+    "FfmpegCodec",
     "FfmpegVvenc",
     "Frame",
+    "J2k",
     "Jpeg",
+    "Jxl",
     "LevelScale",
     "LibraryCodec",
+    "PillowCodec",
+    "SvtAv1",
     "Vtm",
     "VvencApp",
+    "Webp",
+    "X264",
     "X265",
     "bundled_ffmpeg",
     "codec_from_config",

@@ -1,37 +1,58 @@
 """Codecs inside the ffmpeg that the imageio-ffmpeg wheel ships (or the user's own ffmpeg).
 
 Each adapter codes one intra frame at a constant level with adaptive quantisation off and one
-thread, and decodes with ffmpeg to the same kind of raw file it was given.
+thread, and decodes with ffmpeg (one thread) to the same kind of raw file it was given:
+HEVC by libx265, H.264 by libx264, AV1 by libaom and by SVT-AV1 (decoded by libdav1d), JPEG XL
+by libjxl. libkvazaar is left out: the bundled one codes 8 bits only.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 from vvcjnd.distort.codecs.base import (
     QP_51,
     CommandCodec,
     Frame,
+    LevelScale,
     bundled_ffmpeg,
     ffmpeg_components,
 )
 from vvcjnd.errors import VvcjndError
+from vvcjnd.runner import run_tool
 
 FFMPEG_KEY = "encode.ffmpeg"
+# The AV1 encoders' constant-quality level 0..63, which each maps to AV1's quantiser index
+# 0..255 (so it is not named qp).
+AV1_CQ = LevelScale("cq", 0, 63, "higher", prefix="cq")
 
 
 class FfmpegCodec(CommandCodec, ABC):
-    """An encoder and a decoder of one ffmpeg executable (``encode.ffmpeg``, null = bundled)."""
+    """An encoder and a decoder of one ffmpeg executable (``encode.ffmpeg``, null = bundled),
+    with one speed setting from the codec's block (``speed_key``: preset, cpu_used, effort)."""
 
     encoder: str  # ffmpeg's encoder name, libx265 say
     decoder: str  # ffmpeg's decoder name for the bitstream
     muxer: str  # ffmpeg's output format of the bare bitstream
+    speed_key: str  # the key of the codec's block that sets its speed
+    library: str  # the encoder library's name in the recorded version
+    version_pattern: str | None  # its version (group 1) in the log; None: it prints none
     shared_keys = ("ffmpeg",)
 
-    def __init__(self, ffmpeg: str | None, extra_args: list[str]):
+    def __init__(self, ffmpeg: str | None, speed: str | int, extra_args: list[str]):
         self.ffmpeg = ffmpeg or bundled_ffmpeg()
+        self.speed = speed
         self.extra_args = list(extra_args)
+
+    @classmethod
+    def from_config(cls, encode: dict, block: dict) -> FfmpegCodec:
+        return cls(encode["ffmpeg"], block[cls.speed_key], block["extra_args"])
+
+    @property
+    def setting(self) -> str:
+        return f"{self.speed_key}={self.speed}"
 
     @abstractmethod
     def level_args(self, frame: Frame) -> list[str]:
@@ -90,37 +111,116 @@ class FfmpegCodec(CommandCodec, ABC):
         ffmpeg = re.search(r"ffmpeg version (\S+)", text)
         return f"{library} (ffmpeg {ffmpeg.group(1) if ffmpeg else 'unknown'})"
 
-    @staticmethod
-    @abstractmethod
-    def library_version(text: str) -> str:
-        """The encoder library's version as its encode log prints it."""
+    @classmethod
+    def library_version(cls, text: str) -> str:
+        """The encoder library's version as its encode log (or version text) prints it."""
+        match = re.search(cls.version_pattern, text) if cls.version_pattern else None
+        return f"{cls.library} {match.group(1) if match else 'unknown'}"
 
 
 class X265(FfmpegCodec):
-    """HEVC by libx265: every frame intra (keyint 1), constant QP 0..51, no AQ, no threads."""
+    """HEVC by libx265: every frame intra (keyint 1), constant QP 0..51, no AQ, no threads
+    (``-x265-params qp=N:keyint=1:aq-mode=0:pools=none:frame-threads=1:no-wpp=1``)."""
 
     name = "x265"
     encoder, decoder, muxer = "libx265", "hevc", "hevc"
     bitstream_suffix = ".hevc"
     scale = QP_51
-
-    def __init__(self, ffmpeg: str | None, preset: str, extra_args: list[str]):
-        super().__init__(ffmpeg, extra_args)
-        self.preset = preset
-
-    @classmethod
-    def from_config(cls, encode: dict, block: dict) -> X265:
-        return cls(encode["ffmpeg"], block["preset"], block["extra_args"])
-
-    @property
-    def setting(self) -> str:
-        return f"preset={self.preset}"
+    speed_key = "preset"
+    library, version_pattern = "x265", r"HEVC encoder version (\S+)"
 
     def level_args(self, frame: Frame) -> list[str]:
         params = f"qp={int(frame.level)}:keyint=1:aq-mode=0:pools=none:frame-threads=1:no-wpp=1"
-        return ["-preset", self.preset, "-x265-params", params]
+        return ["-preset", self.speed, "-x265-params", params]
 
-    @staticmethod
-    def library_version(text: str) -> str:
-        match = re.search(r"HEVC encoder version (\S+)", text)
-        return f"x265 {match.group(1) if match else 'unknown'}"
+
+class X264(FfmpegCodec):
+    """H.264 by libx264, raw Annex B stream (``.h264``) decoded by ffmpeg's h264 decoder:
+    every frame intra (``-g 1``), constant QP 0..51 (``-qp N``, and ``ipratio=1`` so that the
+    intra frame is coded at N itself), no AQ (``-aq-mode 0``), no psychovisual optimisation
+    (``psy=0``), one thread."""
+
+    name = "x264"
+    encoder, decoder, muxer = "libx264", "h264", "h264"
+    bitstream_suffix = ".h264"
+    scale = QP_51
+    speed_key = "preset"
+    library, version_pattern = "x264 core", r"x264 - core (\d+(?: r\d+ \w+)?)"
+
+    def level_args(self, frame: Frame) -> list[str]:
+        return [
+            "-preset", self.speed, "-qp", str(int(frame.level)), "-g", "1", "-aq-mode", "0",
+            "-x264-params", "ipratio=1:psy=0",
+        ]  # fmt: skip
+
+    def version_text(self, log: Path | None, timeout_s: float | None) -> str:
+        """ffmpeg's version plus x264's, which x264 writes only into its bitstream (the SEI
+        text ``x264 - core 165 ...``): the stream of a 16x16 probe encode, read for it."""
+        probe = [
+            self.ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+            "-f", "lavfi", "-i", "color=s=16x16:r=1", "-frames:v", "1",
+            "-c:v", self.encoder, "-f", self.muxer, "-",
+        ]  # fmt: skip
+        stream = run_tool(probe, None, timeout_s, check=False).output
+        sei = re.search(r"x264 - core \d+( r\d+ \w+)?", stream)
+        return f"{super().version_text(log, timeout_s)}\n{sei.group(0) if sei else ''}"
+
+
+class Aom(FfmpegCodec):
+    """AV1 by libaom in IVF (``.ivf``), decoded by libdav1d: the all-intra still-picture mode
+    (``-usage allintra -still-picture 1``) at a constant quality level cq 0..63 (end-usage q:
+    ``-crf N -b:v 0``, libaom's cq-level; it maps to AV1's quantiser index 0..255), no AQ
+    (``-aq-mode 0``) and no delta-q (``-aom-params deltaq-mode=0``), one tile, no row threads
+    (``-row-mt 0 -tiles 1x1``), speed ``-cpu-used`` 0..8 from config. The log is verbose:
+    only there does libaom print its version."""
+
+    name = "aom"
+    encoder, decoder, muxer = "libaom-av1", "libdav1d", "ivf"
+    bitstream_suffix = ".ivf"
+    scale = AV1_CQ
+    speed_key = "cpu_used"
+    library, version_pattern = "libaom", r"\[libaom-av1 @ \w+\] (v\S+)"
+
+    def level_args(self, frame: Frame) -> list[str]:
+        return [
+            "-loglevel", "verbose", "-usage", "allintra", "-still-picture", "1",
+            "-cpu-used", str(self.speed), "-crf", str(int(frame.level)), "-b:v", "0",
+            "-aq-mode", "0", "-aom-params", "deltaq-mode=0", "-row-mt", "0", "-tiles", "1x1",
+        ]  # fmt: skip
+
+
+class SvtAv1(FfmpegCodec):
+    """AV1 by SVT-AV1 in IVF (``.ivf``), decoded by libdav1d: constant QP on its 0..63 scale
+    (``-svtav1-params rc=0:qp=N:aq-mode=0``: CQP, AQ off; mapped to AV1's quantiser index, so
+    named cq), every frame a key frame in the still-picture mode (``keyint=1:avif=1``), one
+    thread (``lp=1``), ``-preset`` 0..13 from config."""
+
+    name = "svtav1"
+    encoder, decoder, muxer = "libsvtav1", "libdav1d", "ivf"
+    bitstream_suffix = ".ivf"
+    scale = AV1_CQ
+    speed_key = "preset"
+    library, version_pattern = "SVT-AV1", r"SVT \[version\]:\s*SVT-AV1 Encoder Lib (\S+)"
+
+    def level_args(self, frame: Frame) -> list[str]:
+        params = f"rc=0:qp={int(frame.level)}:aq-mode=0:keyint=1:avif=1:lp=1"
+        return ["-preset", str(self.speed), "-svtav1-params", params]
+
+
+class Jxl(FfmpegCodec):
+    """JPEG XL by libjxl (``.jxl``), decoded by ffmpeg's libjxl decoder: raw RGB in and out
+    (libjxl does its own XYB conversion), Butteraugli distance 0..15 (``-distance D``, higher =
+    more distortion; 0 is lossless; ffmpeg caps libjxl's 25 at 15), ``-effort`` 1..9 from
+    config, libjxl's thread runner off (``-threads 1``). Neither libjxl nor ffmpeg prints
+    libjxl's version, so it is recorded as unknown."""
+
+    name = "jxl"
+    takes = "rgb"
+    encoder, decoder, muxer = "libjxl", "libjxl", "image2pipe"
+    bitstream_suffix = ".jxl"
+    scale = LevelScale("distance", 0, 15, "higher", integer=False, prefix="d")
+    speed_key = "effort"
+    library, version_pattern = "libjxl", None
+
+    def level_args(self, frame: Frame) -> list[str]:
+        return ["-distance", f"{frame.level:g}", "-effort", str(self.speed)]

@@ -1,4 +1,5 @@
-"""Codecs that Pillow calls in this process: JPEG by libjpeg-turbo (and WebP, JPEG 2000).
+"""Codecs that Pillow calls in this process: JPEG by libjpeg-turbo, WebP by libwebp, JPEG 2000
+by OpenJPEG.
 
 Each takes the raw 8-bit RGB source (Pillow's own colour conversion to Y'CbCr is part of the
 codec, as it is for every JPEG a lab would make) and decodes back to raw RGB.
@@ -98,4 +99,62 @@ class Jpeg(PillowCodec):
             "subsampling": SUBSAMPLING[self.subsampling],
             "optimize": self.optimize,
             "progressive": False,
+        }
+
+
+class Webp(PillowCodec):
+    """Lossy WebP by libwebp through Pillow (chosen over ffmpeg's libwebp: the same library,
+    RGB in without a pixel-format step): quality 0..100 (lower = more distortion), ``method``
+    0..6 from config (speed/effort), exact colours off, one thread (libwebp's default);
+    libwebp's own RGB to Y'CbCr 4:2:0 conversion. Two encodes give the same bytes."""
+
+    name = "webp"
+    feature, library = "webp", "libwebp"
+    bitstream_suffix = ".webp"
+    scale = LevelScale("quality", 0, 100, "lower", prefix="q")
+
+    def __init__(self, method: int):
+        self.method = method
+
+    @classmethod
+    def from_config(cls, encode: dict, block: dict) -> Webp:
+        return cls(block["method"])
+
+    @property
+    def setting(self) -> str:
+        return f"method={self.method}"
+
+    def options(self, frame: Frame) -> dict:
+        return {"format": "WEBP", "quality": int(frame.level), "method": self.method,
+                "lossless": False}  # fmt: skip
+
+
+class J2k(PillowCodec):
+    """JPEG 2000 by OpenJPEG through Pillow (chosen over ffmpeg's libopenjpeg: the same
+    library, RGB in): a bare codestream (``.j2k``) of one quality layer at a fixed compression
+    ratio (``quality_mode="rates"``, ``quality_layers=[ratio]``; ratio 1..1000, higher = more
+    distortion), the irreversible 9/7 wavelet and colour transform (``irreversible=True``,
+    ``mct=1``). Two encodes give the same bytes."""
+
+    name = "j2k"
+    feature, library = "jpg_2000", "OpenJPEG"
+    bitstream_suffix = ".j2k"
+    scale = LevelScale("ratio", 1, 1000, "higher", prefix="r")
+
+    @classmethod
+    def from_config(cls, encode: dict, block: dict) -> J2k:
+        return cls()
+
+    @property
+    def setting(self) -> str:
+        return "layers=1,irreversible=1"
+
+    def options(self, frame: Frame) -> dict:
+        return {
+            "format": "JPEG2000",
+            "no_jp2": True,
+            "quality_mode": "rates",
+            "quality_layers": [int(frame.level)],
+            "irreversible": True,
+            "mct": 1,
         }
