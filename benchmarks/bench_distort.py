@@ -13,6 +13,14 @@ peak memory (max RSS, from Snakemake's benchmark files) of any ladder job, also 
 1920x1080 image (target <= 1 GB).
 
     python benchmarks/bench_distort.py [--repeats 1] [--qp-step 1] [--images 7] [--summary PATH]
+
+With ``--codecs [NAME ...]`` (no names: every codec that runs here) it measures instead, per
+codec at the default settings and in this one process, the ladder (`run_ladder`, one worker)
+of a crop of scikit-image's astronaut against the bare encoder and decoder calls of the same
+levels (the commands run directly, or Pillow's one call), and prints the overhead ratio
+ladder / bare (target <= 1.10) and seconds per megapixel and level of each:
+
+    python benchmarks/bench_distort.py --codecs [x264 aom ...] [--levels 3] [--size 512x384]
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -32,8 +41,17 @@ import yaml
 from summary import Row, add_summary_argument, write_summary
 
 from vvcjnd.colour import YuvFormat
-from vvcjnd.distort.codecs import bundled_ffmpeg
-from vvcjnd.images import read_png
+from vvcjnd.distort.codecs import (
+    CODECS,
+    Codec,
+    CommandCodec,
+    Frame,
+    bundled_ffmpeg,
+    codec_from_config,
+    codec_levels,
+)
+from vvcjnd.errors import VvcjndError
+from vvcjnd.images import read_png, write_png
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -102,13 +120,110 @@ def write_config(path: Path, overrides: dict) -> Path:
     return path
 
 
+def spread(levels: list, count: int) -> list:
+    """``count`` levels spread evenly over ``levels`` from its first to its last."""
+    if count >= len(levels):
+        return levels
+    last = len(levels) - 1
+    return [levels[round(index * last / max(1, count - 1))] for index in range(count)]
+
+
+def bare_seconds(
+    codec: Codec, png: Path, folder: Path, yuv: YuvFormat, levels: list, workers: int
+) -> float:
+    """Wall seconds of the bare encode and decode calls of every level, ``workers`` levels
+    side by side as the ladder runs them."""
+    rgb = read_png(png)
+    source = folder / f"source.{codec.takes}"
+    source.write_bytes(
+        rgb.tobytes() if codec.takes == "rgb" else yuv.to_bytes(*yuv.rgb_to_yuv(rgb))
+    )
+
+    def one(level) -> None:
+        stem = codec.scale.stem(level)
+        bitstream, decoded = folder / f"{stem}{codec.bitstream_suffix}", folder / f"{stem}.raw"
+        frame = Frame(source, rgb.shape[1], rgb.shape[0], yuv.bit_depth, level, bitstream, decoded)
+        if isinstance(codec, CommandCodec):
+            for args in (codec.encode_args(frame), codec.decode_args(frame)):
+                subprocess.run(
+                    args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+        else:
+            codec.encode_call(frame).function()
+            codec.decode_call(frame).function()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, levels))
+    return time.perf_counter() - start
+
+
+def compare_codecs(
+    names: list[str], levels_per_codec: int, size: str, repeats: int, workers: int | None
+) -> list[Row]:
+    """Print the ladder-against-bare table of ``names`` (all runnable codecs if empty), both
+    run ``workers`` levels side by side (default ``encode.threads``)."""
+    import skimage.data
+
+    from vvcjnd.config import validate_config
+    from vvcjnd.distort.ladder import run_ladder
+
+    config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    encode, yuv = config["encode"], YuvFormat.from_config(config["colour"])
+    workers = workers or encode["threads"]
+    width, height = (int(side) for side in size.split("x"))
+    megapixels = width * height / 1e6
+    rows = []
+    print(f"{workers} level(s) side by side; ladder overhead = (ladder - bare) / levels")
+    print("codec     levels  ladder s   bare s   ratio  s/MP/level  overhead ms/level")
+    with tempfile.TemporaryDirectory(prefix="vvcjnd-codecs-") as tmp:
+        png = Path(tmp) / "astronaut.png"
+        write_png(png, skimage.data.astronaut()[:height, :width].copy())
+        for name in names or list(CODECS):
+            try:
+                codec = codec_from_config(encode, name)
+                codec.check()
+            except VvcjndError as error:
+                print(f"{name:9} not available: {error}")
+                continue
+            levels = spread(codec_levels(encode, name), levels_per_codec)
+            ladder_s, bare_s = [], []
+            for repeat in range(repeats):
+                folder = Path(tmp) / f"{name}{repeat}"
+                (folder / "bare").mkdir(parents=True)
+                bare_s.append(bare_seconds(codec, png, folder / "bare", yuv, levels, workers))
+                start = time.perf_counter()
+                run_ladder(png, folder / "ladder", folder / "ladder.json", codec, yuv, levels,
+                           workers=workers)  # fmt: skip
+                ladder_s.append(time.perf_counter() - start)
+            ladder, bare = statistics.median(ladder_s), statistics.median(bare_s)
+            per_mp = bare * workers / (megapixels * len(levels))
+            overhead_ms = 1000 * (ladder - bare) / len(levels)
+            print(f"{name:9} {len(levels):6d} {ladder:9.2f} {bare:8.2f} {ladder / bare:7.3f} "
+                  f"{per_mp:11.3f} {overhead_ms:18.1f}")  # fmt: skip
+            figure = f"{name} encode+decode per megapixel and level"
+            rows.append(Row("distort", figure, per_mp, "s", "ratio <= 1.10",
+                            "bare encoder+decoder calls", ladder / bare))  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--qp-step", type=int, default=1)
     parser.add_argument("--images", type=int, default=7, help="first N default images")
+    parser.add_argument("--codecs", nargs="*", help="per-codec ladder vs bare calls instead")
+    parser.add_argument("--levels", type=int, default=3, help="--codecs: levels per codec")
+    parser.add_argument("--size", default="512x384", help="--codecs: crop of the astronaut")
+    parser.add_argument("--workers", type=int, help="--codecs: default encode.threads")
     add_summary_argument(parser)
     args = parser.parse_args()
+    if args.codecs is not None:
+        write_summary(
+            args.summary,
+            compare_codecs(args.codecs, args.levels, args.size, args.repeats, args.workers),
+        )
+        return
     defaults = yaml.safe_load((REPO / "config.yaml").read_text())
     overrides = {
         "sources": {"names": defaults["sources"]["names"][: args.images]},
