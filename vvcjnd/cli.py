@@ -248,11 +248,12 @@ def _probe(encode: dict, name: str) -> str:
     try:
         codec = codec_from_config(encode, name)
         codec.check()
-        with tempfile.TemporaryDirectory(prefix="vvcjnd-probe-") as folder:
-            source = Path(folder) / f"grey.{codec.takes}"
+        with tempfile.TemporaryDirectory(prefix="vvcjnd-probe-") as tmp:
+            folder = Path(tmp)
+            source = folder / f"grey.{codec.takes}"
             source.write_bytes(bytes([128]) * (64 * 64 * 3 // (1 if codec.takes == "rgb" else 2)))
             level = codec.scale.in_distortion_order([codec.scale.low, codec.scale.high])[-1]
-            frame = Frame(source, 64, 64, 8, level, Path(folder) / "probe.bin", source)
+            frame = Frame(source, 64, 64, 8, level, folder / "probe.bin", folder / "probe.out")
             log = codec.encode(frame, None, 10).output
             return codec.parse_version(codec.version_text(None, 10) + "\n" + log)
     except VvcjndError as error:
