@@ -61,7 +61,8 @@ def make_stimuli(root: Path, size=(96, 64), **subjective) -> StimulusFiles:
             decoded = np.clip(pristine.astype(int) + noise, 0, 255).astype(np.uint8)
             png = root / "ladder" / image_id / f"qp{qp:02d}.png"
             write_png(png, decoded)
-            points.append({"qp": qp, "decoded_png": png.name, "decoded_sha256": sha256_file(png)})
+            points.append({"qp": qp, "level": qp, "decoded_png": png.name,
+                           "decoded_sha256": sha256_file(png)})  # fmt: skip
         (root / "ladder" / f"{image_id}.json").write_text(json.dumps({"points": points}))
         rows.append({"image_id": image_id, "session": session})
     import pandas as pd

@@ -36,14 +36,10 @@ def ladder_points_dir(record: str | Path) -> Path:
     return Path(record).with_suffix("")
 
 
-def point_stem(qp: int) -> str:
-    """File stem of one ladder point: ``qp`` zero-padded to two digits (qp07, qp37)."""
-    return f"qp{qp:02d}"
-
-
-def decoded_png(ladder_dir: str | Path, image_id: str, qp: int) -> Path:
-    """The decoded PNG of ``image_id`` at ``qp`` in one encoder's ladder folder."""
-    return Path(ladder_dir) / image_id / f"{point_stem(qp)}.png"
+def decoded_png(ladder_dir: str | Path, image_id: str, stem: str) -> Path:
+    """The decoded PNG of ``image_id`` at one level in one codec's ladder folder; ``stem``
+    names the level (vvcjnd.distort.codecs.LevelScale.stem: qp28, q090)."""
+    return Path(ladder_dir) / image_id / f"{stem}.png"
 
 
 def patch_array(patches_dir: str | Path, split: str, kind: str) -> Path:

@@ -9,7 +9,7 @@ import pandas as pd
 from vvcjnd.evaluate.jnd_qp import JND_QP_PREDICTORS
 
 
-def plot_jnd_qp(table: pd.DataFrame, output: Path) -> None:
+def plot_jnd_qp(table: pd.DataFrame, output: Path, label: str = "jnd_qp") -> None:
     """Scatter of predicted vs subjective JND QP for each predictor, with the diagonal."""
     from vvcjnd.figures import Figure, save_figure
 
@@ -17,8 +17,8 @@ def plot_jnd_qp(table: pd.DataFrame, output: Path) -> None:
     axis = figure.subplots()
     markers = dict(zip(JND_QP_PREDICTORS, ["o", "s", "^"], strict=True))
     for name in JND_QP_PREDICTORS:
-        axis.scatter(table["jnd_qp"], table[name], marker=markers[name], label=name, alpha=0.7)
-    values = table[["jnd_qp", *JND_QP_PREDICTORS]].to_numpy(dtype=float)
+        axis.scatter(table[label], table[name], marker=markers[name], label=name, alpha=0.7)
+    values = table[[label, *JND_QP_PREDICTORS]].to_numpy(dtype=float)
     if values.size:
         low, high = values.min() - 1, values.max() + 1
         axis.plot([low, high], [low, high], color="grey", linewidth=1)

@@ -17,6 +17,7 @@ from vvcjnd.errors import VvcjndError
 from vvcjnd.evaluate.equal_psnr import PROPOSED
 from vvcjnd.images import read_png
 from vvcjnd.io import read_table
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis
 from vvcjnd.patches.grid import extract_patches, grid_positions
 from vvcjnd.patches.split import read_split_ids
 from vvcjnd.psnr import psnr_from_mse
@@ -151,8 +152,11 @@ def evaluate_jnd_qp(
     qps: Sequence[int],
     size: int,
     stride: int,
+    axis: LevelAxis = QP_AXIS,
 ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Per-image JND-QP predictions, their summary (MAE, Spearman) and the PSNR threshold."""
+    """Per-image JND-QP predictions, their summary (MAE, Spearman) and the PSNR threshold, in
+    positions along the encoder's ``axis`` (``qps``; jnd.tsv and the quality table hold the
+    codec's levels; ``ladder_png(image_id, position)``)."""
     test_ids = read_split_ids(splits_path)
     network_mse = {
         i: float(json.loads(summary_json(i).read_text())["network_mse"]) for i in test_ids
@@ -164,9 +168,9 @@ def evaluate_jnd_qp(
         )
 
     table, threshold = jnd_qp_predictions(
-        read_table(labels_path),
+        axis.read(labels_path),
         read_table(splits_path),
-        read_table(quality_path),
+        axis.quality_positions(read_table(quality_path)),
         network_mse,
         ladder_mse,
     )

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from vvcjnd.figures import Figure, save_figure
-from vvcjnd.io import read_table
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis
 from vvcjnd.labels.screening import STATUS_MISSING, STATUS_USED
 
 LEGEND_LIMIT = 12  # images named in the SUR legend; more are drawn unnamed
@@ -156,10 +156,10 @@ def plot_psychometric(thresholds: pd.DataFrame, path: str | os.PathLike) -> None
     save_figure(figure, path, dpi=120)
 
 
-def write_figures(inputs: dict, outputs: dict, ladder: list[int]) -> None:
+def write_figures(inputs: dict, outputs: dict, ladder: list, axis: LevelAxis = QP_AXIS) -> None:
     """All three figures from the stage's tables (inputs: jnd, samples, screening, sur paths;
-    outputs: sur, histogram, offsets paths)."""
-    jnd, samples = read_table(inputs["jnd"]), read_table(inputs["samples"])
-    plot_sur_curves(read_table(inputs["sur"]), jnd, outputs["sur"])
+    outputs: sur, histogram, offsets paths), in positions along ``axis``."""
+    jnd, samples = axis.read(inputs["jnd"]), axis.read(inputs["samples"])
+    plot_sur_curves(axis.read(inputs["sur"]), jnd, outputs["sur"])
     plot_jnd_histogram(jnd, ladder, outputs["histogram"])
-    plot_subject_offsets(samples, read_table(inputs["screening"]), outputs["offsets"])
+    plot_subject_offsets(samples, axis.read(inputs["screening"]), outputs["offsets"])

@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from vvcjnd.figures import Figure, save_figure
-from vvcjnd.io import read_table, write_table
+from vvcjnd.io import read_table
 from vvcjnd.labels.ingest import read_manifest
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis
 from vvcjnd.labels.simulate import PanelSettings, latent_thresholds, observer_levels
 from vvcjnd.seeds import rng as seeded_rng
 from vvcjnd.subjective.procedures import Bisection
@@ -217,13 +218,14 @@ def write_planning(
     seed: int,
     table_path,
     figure_path,
+    axis: LevelAxis = QP_AXIS,
 ) -> pd.DataFrame:
     """The planning table and figure from the quality table and the manifest; ``simulate`` is
     the observer part of ``labels.simulate`` (metric, threshold, bias_sd, noise_sd,
-    careless_share)."""
+    careless_share); ``ladder``: positions along ``axis``."""
     panel = PanelSettings(**simulate)
     latent = latent_thresholds(
-        read_table(quality_path),
+        axis.quality_positions(read_table(quality_path)),
         read_manifest(manifest_path),
         panel.metric,
         panel.threshold,
@@ -237,6 +239,6 @@ def write_planning(
         PlanningSettings.from_config(planning),
         seed,
     )
-    write_table(table_path, table)
+    axis.write(table_path, table)
     plot_planning(table, figure_path)
     return table

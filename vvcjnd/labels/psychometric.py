@@ -36,8 +36,9 @@ from scipy import optimize
 from scipy.stats import norm
 
 from vvcjnd.errors import VvcjndError
-from vvcjnd.io import read_table, write_table
+from vvcjnd.io import read_table
 from vvcjnd.labels.figures import plot_psychometric
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis
 from vvcjnd.subjective.export import read_database, trial_table
 
 DATA_KIND = "data"  # vvcjnd.subjective.schedule.DATA
@@ -167,18 +168,20 @@ def build_trial_fits(
     trials_path: str | os.PathLike,
     samples_path: str | os.PathLike,
     outputs: dict[str, str | os.PathLike],
-    ladder: list[int],
+    ladder: list,
+    axis: LevelAxis = QP_AXIS,
     lapse: float = 0.02,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The labels_trials rule; ``outputs``: images, subjects (TSV) and figure (PNG)."""
+    """The labels_trials rule; ``outputs``: images, subjects (TSV) and figure (PNG);
+    ``ladder``: positions along ``axis`` (the test database holds positions)."""
     images, subjects = fit_psychometric(
         read_trials(trials_path), ladder, lapse, name=f"trials of {trials_path}"
     )
-    samples = read_table(samples_path)
+    samples = axis.read(samples_path)
     ends = samples.loc[samples["jnd_qp"].notna(), ["image_id", "subject_id", "jnd_qp", "status"]]
     subjects = subjects.merge(ends, on=["image_id", "subject_id"], how="left")
     subjects = subjects.rename(columns={"jnd_qp": "end_point_qp", "status": "sample_status"})
-    write_table(outputs["images"], images)
-    write_table(outputs["subjects"], subjects)
+    axis.write(outputs["images"], images)
+    axis.write(outputs["subjects"], subjects)
     plot_psychometric(subjects, outputs["figure"])
     return images, subjects

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from vvcjnd.errors import VvcjndError
-from vvcjnd.io import read_table, write_table
+from vvcjnd.io import read_table
 from vvcjnd.labels.ingest import MatLayout, read_manifest, session_images, subject_id
 from vvcjnd.labels.jnd import snap_to_ladder
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis
 from vvcjnd.labels.matfile import write_mat
 from vvcjnd.labels.subjects import panel_from_samples
 from vvcjnd.seeds import rng as seeded_rng
@@ -147,14 +148,19 @@ def write_panel(
     directory: str | os.PathLike,
     quality: pd.DataFrame,
     manifest: pd.DataFrame,
-    ladder: list[int],
+    ladder: list,
     settings: PanelSettings,
     seed: int,
+    axis: LevelAxis = QP_AXIS,
 ) -> None:
-    """Write ``f_session<k>.mat`` per session plus latent.tsv and panel.tsv into ``directory``."""
+    """Write ``f_session<k>.mat`` per session plus latent.tsv and panel.tsv into ``directory``.
+
+    The panel answers in positions along ``axis`` (``ladder``, ascending); the files hold the
+    codec's levels (a MAT file of ``value_kind: qp`` the level itself)."""
     directory = Path(directory)
+    quality = axis.quality_positions(quality)
     if settings.fit_from is not None:
-        fitted = panel_from_samples(settings.fit_from, ladder)
+        fitted = panel_from_samples(settings.fit_from, ladder, axis)
         log.info("simulated panel fitted to %s: %s", settings.fit_from, fitted)
         settings = replace(settings, **fitted)
     latent = latent_thresholds(quality, manifest, settings.metric, settings.threshold, ladder)
@@ -168,21 +174,30 @@ def write_panel(
         if settings.value_kind == "ladder_index":
             on_ladder = ~np.isnan(samples)
             samples[on_ladder] = np.searchsorted(ladder, samples[on_ladder]) + 1
+        else:
+            samples = axis.level_of(samples)
         path = directory / MAT_NAME.format(session=session)
         write_mat(path, {VARIABLE: samples}, settings.mat_version)
         panels.append(subjects.assign(session=session, file=path.name))
     panel = pd.concat(panels, ignore_index=True)
     panel.insert(0, "subject_id", list(map(subject_id, panel["session"], panel["column"])))
-    write_table(
+    axis.write(
         directory / LATENT_FILE, latent.assign(metric=settings.metric, threshold=settings.threshold)
     )
-    write_table(directory / PANEL_FILE, panel)
+    axis.write(directory / PANEL_FILE, panel)
 
 
 def simulate_from_files(
-    directory: str | os.PathLike, quality_path, manifest_path, ladder, settings, seed
+    directory: str | os.PathLike,
+    quality_path,
+    manifest_path,
+    ladder,
+    settings,
+    seed,
+    axis: LevelAxis = QP_AXIS,
 ) -> None:
     """:func:`write_panel` reading the quality table and manifest from their files."""
     write_panel(
-        directory, read_table(quality_path), read_manifest(manifest_path), ladder, settings, seed
-    )
+        directory, read_table(quality_path), read_manifest(manifest_path), ladder, settings,
+        seed, axis,
+    )  # fmt: skip

@@ -13,9 +13,8 @@ import pandas as pd
 import scipy
 
 import vvcjnd
-from vvcjnd.config import qp_ladder
 from vvcjnd.errors import VvcjndError
-from vvcjnd.io import sha256_file, write_json, write_table
+from vvcjnd.io import sha256_file, write_json
 from vvcjnd.labels.collective import collective_labels
 from vvcjnd.labels.ingest import (
     SAMPLE_COLUMNS,
@@ -28,6 +27,7 @@ from vvcjnd.labels.ingest import (
     tidy_samples,
 )
 from vvcjnd.labels.jnd import JndRule, label_images
+from vvcjnd.labels.levels import LevelAxis, encoder_ladder
 from vvcjnd.labels.screening import STATUS_USED, SUBJECT_COLUMNS, ScreeningRules, screen
 from vvcjnd.labels.simulate import PanelSettings
 from vvcjnd.labels.uncertainty import label_uncertainty
@@ -47,7 +47,7 @@ class LabelTables:
     samples: pd.DataFrame  # tidy samples with status and reason
     subjects: pd.DataFrame  # BT.500 counts and decision per subject
     jnd: pd.DataFrame  # one row per labelled image
-    sur: pd.DataFrame  # SUR curves per image and ladder QP
+    sur: pd.DataFrame  # SUR curves per image and ladder position
 
 
 def derive_labels(
@@ -79,18 +79,21 @@ def read_samples(
     simulated_dir: str | os.PathLike | None = None,
     database: tuple | None = None,
 ) -> tuple[pd.DataFrame, str, list[Path]]:
-    """(raw samples of the configured source, its label_source, the files read); for the
-    test source from its ``database`` (:func:`read_test_database`)."""
-    labels, ladder = config["labels"], qp_ladder(config)
-    if labels["source"] == "tidy":
-        path = Path(labels["tidy"]["path"])
-        return read_tidy_samples(path, manifest, ladder), HUMAN, [path]
+    """(raw samples of the configured source in positions along the encoder's axis, its
+    label_source, the files read); for the test source from its ``database``
+    (:func:`read_test_database`), which holds positions. The files hold codec levels."""
+    labels = config["labels"]
+    ladder, axis = encoder_ladder(config["encode"])
     if labels["source"] == "test":
         path = Path(labels["test"]["path"])
         table = label_table(*(database or read_test_database(config)))
         rows = list(range(1, len(table) + 1))
         name = f"test database {path}"
         return tidy_samples(table, manifest, ladder, name, path.name, "sample", rows), HUMAN, [path]
+    levels = [axis.level_of(position) for position in ladder]  # distortion order
+    if labels["source"] == "tidy":
+        path = Path(labels["tidy"]["path"])
+        return _in_positions(read_tidy_samples(path, manifest, levels), axis), HUMAN, [path]
     if labels["source"] == SIMULATED:
         if simulated_dir is None:
             raise VvcjndError(
@@ -101,14 +104,22 @@ def read_samples(
     else:
         layout, label_source = MatLayout.from_config(labels["mat"]), HUMAN
     files = [layout.session_path(session) for session in session_images(manifest)]
-    return read_mat_samples(manifest, layout, ladder), label_source, files
+    samples = read_mat_samples(manifest, layout, levels)
+    return _in_positions(samples, axis), label_source, files
+
+
+def _in_positions(samples: pd.DataFrame, axis: LevelAxis) -> pd.DataFrame:
+    """Samples read in codec levels, in positions along ``axis``."""
+    return samples.assign(jnd_qp=axis.sign * samples["jnd_qp"])
 
 
 def read_test_database(config: dict) -> tuple:
     """(plan, trials, subjects) of the configured test database (``labels.test.path``), checked
     against the config: the workflow plans the later label rules by ``subjective.procedure``,
-    which must be the database's, and its ladder must be the ``encode.qp`` ladder."""
-    path, ladder = Path(config["labels"]["test"]["path"]), qp_ladder(config)
+    which must be the database's, and its ladder must be the encoder's (in positions, as the
+    test stores it)."""
+    path = Path(config["labels"]["test"]["path"])
+    ladder, _ = encoder_ladder(config["encode"])
     plan, trials, subjects = read_database(path)
     configured = config["subjective"]["procedure"]
     if plan.procedure != configured:
@@ -119,7 +130,7 @@ def read_test_database(config: dict) -> tuple:
     if list(plan.levels) != ladder:
         raise VvcjndError(
             f"test database {path}: its ladder {list(plan.levels)} is not the configured "
-            f"encode.qp ladder {ladder}"
+            f"encoder's ladder {ladder} (encode.qp or the encoder's levels)"
         )
     return plan, trials, subjects
 
@@ -128,7 +139,7 @@ def collective_test_labels(config: dict, manifest: pd.DataFrame, database: tuple
     """The labels of a collective QUEST+ test's ``database`` (vvcjnd.labels.collective): its
     JND and SUR tables, and empty sample and screening tables (it has no per-subject sample)."""
     states, answers = collective_answers(*database)
-    labels, ladder = config["labels"], qp_ladder(config)
+    labels, (ladder, _) = config["labels"], encoder_ladder(config["encode"])
     jnd, sur = collective_labels(states, answers, manifest, ladder, labels, HUMAN)
     samples = pd.DataFrame(columns=[*SAMPLE_COLUMNS, "status", "reason"])
     return LabelTables(samples, pd.DataFrame(columns=SUBJECT_COLUMNS), jnd, sur)
@@ -141,9 +152,11 @@ def build_labels(
     simulated_dir: str | os.PathLike | None = None,
 ) -> LabelTables:
     """Run the stage from files; ``outputs`` maps jnd, samples, screening, sur, record to paths.
-    ``labels.source: test`` also reads ``config["subjective"]["procedure"]``."""
+    The stage computes in positions along the encoder's ladder (vvcjnd.labels.levels) and
+    writes the tables in the codec's levels. ``labels.source: test`` also reads
+    ``config["subjective"]["procedure"]``."""
     manifest = read_manifest(manifest_path)
-    labels = config["labels"]
+    labels, (ladder, axis) = config["labels"], encoder_ladder(config["encode"])
     database = read_test_database(config) if labels["source"] == "test" else None
     if database is not None and database[0].procedure == COLLECTIVE:
         tables = collective_test_labels(config, manifest, database)
@@ -151,17 +164,19 @@ def build_labels(
     else:
         raw, label_source, files = read_samples(config, manifest, simulated_dir, database)
         selected = select_labelled(raw, manifest, labels["exclude"], labels["min_subjects"])
-        tables = derive_labels(selected, qp_ladder(config), labels, label_source, config["seed"])
+        tables = derive_labels(selected, ladder, labels, label_source, config["seed"])
 
-    write_table(outputs["jnd"], tables.jnd)
-    write_table(outputs["samples"], tables.samples)
-    write_table(outputs["screening"], tables.subjects)
-    write_table(outputs["sur"], tables.sur)
+    axis.write(outputs["jnd"], tables.jnd)
+    axis.write(outputs["samples"], tables.samples)
+    axis.write(outputs["screening"], tables.subjects)
+    axis.write(outputs["sur"], tables.sur)
     status_counts = tables.samples["status"].value_counts().sort_index()
+    levels = sorted(axis.level_of(tables.jnd["jnd_qp"].agg(["min", "max"])))
     record = {
         "label_source": label_source,
         "labels": labels,
-        "ladder": qp_ladder(config),
+        "scale": axis.scale.name,
+        "ladder": [axis.level_of(position) for position in ladder],
         "inputs": {str(path): sha256_file(path) for path in [Path(manifest_path), *files]},
         "counts": {
             "images": len(tables.jnd),
@@ -169,7 +184,7 @@ def build_labels(
             "rejected_subjects": int(tables.subjects["rejected"].sum()),
             "samples_by_status": {k: int(v) for k, v in status_counts.items()},
         },
-        "jnd_qp": {"min": int(tables.jnd["jnd_qp"].min()), "max": int(tables.jnd["jnd_qp"].max())},
+        axis.column("jnd_qp"): {"min": int(levels[0]), "max": int(levels[1])},
         "versions": {
             "vvcjnd": vvcjnd.__version__,
             "numpy": np.__version__,
@@ -180,11 +195,11 @@ def build_labels(
     }
     write_json(outputs["record"], record)
     log.info(
-        "labels (%s): %d images, JND QP %d..%d, %d of %d subjects rejected, samples %s",
+        "labels (%s): %d images, JND %s %d..%d, %d of %d subjects rejected, samples %s",
         label_source,
         len(tables.jnd),
-        record["jnd_qp"]["min"],
-        record["jnd_qp"]["max"],
+        axis.scale.name,
+        *levels,
         record["counts"]["rejected_subjects"],
         len(tables.subjects),
         record["counts"]["samples_by_status"],

@@ -21,9 +21,9 @@ import pandas as pd
 from scipy.stats import norm
 
 from vvcjnd.errors import VvcjndError
-from vvcjnd.io import read_table
 from vvcjnd.labels.bootstrap import point_estimates
 from vvcjnd.labels.jnd import JndRule
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis
 from vvcjnd.labels.observers import ObserverFit, fit_observers
 from vvcjnd.seeds import rng as seeded_rng
 
@@ -111,16 +111,18 @@ def erratic_subjects(fit: ObserverFit, whisker: float = 1.5) -> pd.Series:
     return pd.Series(log_v > q3 + whisker * (q3 - q1), index=fit.subjects["subject_id"])
 
 
-def panel_from_samples(path: str | os.PathLike, ladder: list[int]) -> dict[str, float]:
+def panel_from_samples(
+    path: str | os.PathLike, ladder: list, axis: LevelAxis = QP_AXIS
+) -> dict[str, float]:
     """bias_sd, noise_sd and careless_share of a simulated panel resembling a labels run's
     samples.tsv. The observer model is fitted to its used samples; careless subjects are
     those screening rejected plus the erratic ones (:func:`erratic_subjects`); noise_sd is
     the RMS inconsistency of the others and bias_sd the biases' spread net of estimation
-    error (:func:`bias_spread`)."""
+    error (:func:`bias_spread`). ``ladder``: positions along ``axis``."""
     path = Path(path)
     if not path.is_file():
         raise VvcjndError(f"config key labels.simulate.fit_from: {path} does not exist")
-    samples = read_table(path)
+    samples = axis.read(path)
     needed = ["image_id", "session", "subject_id", "jnd_qp", "status"]
     lacking = [column for column in needed if column not in samples.columns]
     if lacking:

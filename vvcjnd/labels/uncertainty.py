@@ -14,10 +14,11 @@ import os
 import pandas as pd
 
 from vvcjnd.errors import VvcjndError
-from vvcjnd.io import read_table, write_json, write_table
+from vvcjnd.io import write_json
 from vvcjnd.labels.bootstrap import bootstrap
 from vvcjnd.labels.figures import plot_observers, plot_subjects_needed
 from vvcjnd.labels.jnd import JndRule
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis
 from vvcjnd.labels.observers import ObserverFit, fit_observers
 from vvcjnd.labels.screening import STATUS_USED
 from vvcjnd.labels.subjects import bias_spread, planning_table
@@ -62,13 +63,15 @@ def build_observers(
     outputs: dict[str, str | os.PathLike],
     jnd: dict,
     uncertainty: dict,
-    ladder: list[int],
+    ladder: list,
     seed: int,
+    axis: LevelAxis = QP_AXIS,
 ) -> ObserverFit:
     """The labels_observers rule. ``inputs``: samples, jnd (the labels_jnd tables);
     ``outputs``: subjects, images, planning (TSV), record (JSON), observers_figure and
-    planning_figure (PNG); ``jnd`` and ``uncertainty``: those config sections."""
-    samples, labels = read_table(inputs["samples"]), read_table(inputs["jnd"])
+    planning_figure (PNG); ``jnd`` and ``uncertainty``: those config sections; ``ladder``:
+    positions along ``axis``."""
+    samples, labels = axis.read(inputs["samples"]), axis.read(inputs["jnd"])
     used = samples[samples["status"] == STATUS_USED]
     rule = JndRule.from_config(jnd)
     fit = fit_model(used, ladder, uncertainty)
@@ -77,9 +80,9 @@ def build_observers(
     planning = planning_table(fit, ladder, rule, seed, counts, panels, level)
     label_source = str(labels["label_source"].iloc[0])
 
-    write_table(outputs["subjects"], fit.subjects)
-    write_table(outputs["images"], fit.images)
-    write_table(outputs["planning"], planning)
+    axis.write(outputs["subjects"], fit.subjects)
+    axis.write(outputs["images"], fit.images)
+    axis.write(outputs["planning"], planning)
     record = {
         **fit.record(),
         "label_source": label_source,

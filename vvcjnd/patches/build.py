@@ -17,6 +17,7 @@ from vvcjnd.colour import luma_uint8
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png
 from vvcjnd.io import atomic_path, read_table, write_json, write_table
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis
 from vvcjnd.patches.grid import (
     extract_patches,
     grid_positions,
@@ -106,15 +107,18 @@ class _NpyAppender:
             raise VvcjndError(f"internal error: the .npy header of {self.handle.name} moved")
 
 
-def _read_inputs(manifest_path: Path, labels_path: Path) -> tuple[pd.DataFrame, dict[str, int]]:
+def _read_inputs(
+    manifest_path: Path, labels_path: Path, axis: LevelAxis
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The manifest and each image's JND position along ``axis`` (jnd.tsv holds levels)."""
     for path in (manifest_path, labels_path):
         if not Path(path).is_file():
             raise VvcjndError(f"input table not found: {path}")
     manifest = read_table(manifest_path)
-    labels = read_table(labels_path)
+    labels = axis.read(labels_path)
     for path, table, columns in (
         (manifest_path, manifest, ["image_id"]),
-        (labels_path, labels, ["image_id", "jnd_qp"]),
+        (labels_path, labels, ["image_id", "jnd_qp"]),  # jnd_level for a non-QP codec
     ):
         absent = [column for column in columns if column not in table.columns]
         if absent:
@@ -128,18 +132,20 @@ def _read_inputs(manifest_path: Path, labels_path: Path) -> tuple[pd.DataFrame, 
     jnd_qp = dict(zip(labels["image_id"], labels["jnd_qp"].astype(int), strict=True))
     missing = [image_id for image_id in manifest["image_id"] if image_id not in jnd_qp]
     if missing:
-        raise VvcjndError(f"{labels_path} has no JND label (jnd_qp) for image(s) {missing}")
+        raise VvcjndError(
+            f"{labels_path} has no JND label ({axis.column('jnd_qp')}) for image(s) {missing}"
+        )
     return manifest, jnd_qp
 
 
-def _read_pair(image_id: str, qp: int, images_dir: Path, ladder_dir: Path):
+def _read_pair(image_id: str, stem: str, images_dir: Path, ladder_dir: Path):
     pristine_path = pristine_png(images_dir, image_id)
-    decoded_path = decoded_png(ladder_dir, image_id, qp)
+    decoded_path = decoded_png(ladder_dir, image_id, stem)
     if not pristine_path.is_file():
         raise VvcjndError(f"pristine image of '{image_id}' not found: {pristine_path}")
     if not decoded_path.is_file():
         raise VvcjndError(
-            f"decoded image of '{image_id}' at its JND QP {qp} not found: {decoded_path}"
+            f"decoded image of '{image_id}' at its JND level ({stem}) not found: {decoded_path}"
         )
     pristine, decoded = read_png(pristine_path), read_png(decoded_path)
     for path, pixels in ((pristine_path, pristine), (decoded_path, decoded)):
@@ -149,10 +155,11 @@ def _read_pair(image_id: str, qp: int, images_dir: Path, ladder_dir: Path):
 
 
 def _load_pairs(
-    image_id: str, qp: int, images_dir: Path, ladder_dir: Path, patches_config: Mapping
+    image_id: str, stem: str, images_dir: Path, ladder_dir: Path, patches_config: Mapping
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """One image's kept pairs and their table (see :func:`image_pairs`)."""
-    pristine_rgb, jnd_rgb = _read_pair(image_id, qp, images_dir, ladder_dir)
+    """One image's kept pairs and their table (see :func:`image_pairs`); ``stem``: the file
+    stem of its ladder point at the JND level."""
+    pristine_rgb, jnd_rgb = _read_pair(image_id, stem, images_dir, ladder_dir)
     try:
         pristine, jnd, table = image_pairs(
             pristine_rgb,
@@ -197,8 +204,10 @@ def build_patch_dataset(
     patches_config: Mapping,
     seed: int,
     workers: int = 1,
+    axis: LevelAxis = QP_AXIS,
 ) -> dict:
-    """Write the paired patch dataset of every image in the manifest to ``out_dir``.
+    """Write the paired patch dataset of every image in the manifest to ``out_dir``; the JND
+    levels of ``labels_path`` are on the encoder's ``axis``.
 
     Files: ``{split}_pristine.npy`` and ``{split}_jnd.npy`` (uint8 (N, size, size), row i of one
     is paired with row i of the other), ``index.tsv`` (one row per pair; ``patch_id`` is the row
@@ -208,7 +217,7 @@ def build_patch_dataset(
     Returns the summary.
     """
     out_dir = Path(out_dir)
-    manifest, jnd_qp = _read_inputs(Path(manifest_path), Path(labels_path))
+    manifest, jnd_qp = _read_inputs(Path(manifest_path), Path(labels_path), axis)
     image_ids = manifest["image_id"].tolist()
     splits = assign_splits(image_ids, patches_config["split"], seed)
     split_of = dict(zip(splits["image_id"], splits["split"], strict=True))
@@ -216,7 +225,7 @@ def build_patch_dataset(
     tables: list[pd.DataFrame] = []
 
     def load(image_id: str):
-        args = (jnd_qp[image_id], Path(images_dir), Path(ladder_dir), patches_config)
+        args = (axis.stem(jnd_qp[image_id]), Path(images_dir), Path(ladder_dir), patches_config)
         return _load_pairs(image_id, *args)
 
     with contextlib.ExitStack() as stack:
@@ -233,7 +242,8 @@ def build_patch_dataset(
             table.insert(1, "image_id", image_id)
             table.insert(2, "split", split)
             table.insert(3, "jnd_qp", jnd_qp[image_id])
-            LOG.info("%s (%s, JND QP %d): %d pairs", image_id, split, jnd_qp[image_id], len(table))
+            LOG.info("%s (%s, JND %s): %d pairs", image_id, split, axis.stem(jnd_qp[image_id]),
+                     len(table))  # fmt: skip
             writers[split, "pristine"].append(pristine)
             writers[split, "jnd"].append(jnd)
             tables.append(table)
@@ -244,7 +254,7 @@ def build_patch_dataset(
     index = index.sort_values(["split", "patch_id"], kind="stable").reset_index(drop=True)
     for column in ("pristine_flat", "jnd_flat"):
         index[column] = index[column].astype(int)
-    write_table(out_dir / "index.tsv", index)
+    axis.write(out_dir / "index.tsv", index)
     write_table(out_dir / "splits.tsv", splits)
     summary = {
         "seed": seed,

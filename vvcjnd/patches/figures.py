@@ -50,11 +50,12 @@ def plot_sample_pairs(patch_dir: str | Path, path: str | Path, n_pairs: int, see
         jnd = arrays[pair.split, "jnd"][pair.patch_id]
         ssim = structural_similarity(pristine, jnd, data_range=255)
         row, column = divmod(k, columns)
-        titles = (f"{pair.image_id} pristine", f"QP {pair.jnd_qp}, SSIM {ssim:.3f}")
+        level = f"QP {pair.jnd_qp}" if "jnd_qp" in samples else f"level {pair.jnd_level}"
+        titles = (f"{pair.image_id} pristine", f"{level}, SSIM {ssim:.3f}")
         for offset, (patch, title) in enumerate(zip((pristine, jnd), titles, strict=True)):
             axis = axes[row, 2 * column + offset]
             axis.imshow(patch, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             axis.set_title(title, fontsize=8)
-    figure.suptitle("Luma patch pairs: pristine (left) and at the image's JND QP (right)")
+    figure.suptitle("Luma patch pairs: pristine (left) and at the image's JND level (right)")
     figure.tight_layout()
     save_figure(figure, path, dpi=100)

@@ -64,17 +64,18 @@ def centre_crop(pixels: np.ndarray, width: int | None, height: int | None) -> np
     return pixels[top : top + keep_h, left : left + keep_w]
 
 
-def _decoded_points(record_path: Path, levels: list[int]) -> dict[int, Path]:
-    """QP -> decoded PNG of a ladder record, each checked against the record's sha256."""
+def _decoded_points(record_path: Path, levels: list, sign: int) -> dict[int, Path]:
+    """Position -> decoded PNG of a ladder record, each checked against the record's sha256;
+    a point's position is its level times ``sign`` (+1: higher = more distortion)."""
     try:
         record = json.loads(record_path.read_text())
-        points = {int(point["qp"]): point for point in record["points"]}
+        points = {sign * point["level"]: point for point in record["points"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise VvcjndError(f"cannot read ladder record {record_path}: {exc}") from exc
     files = {}
     for level in levels:
         if level not in points:
-            raise VvcjndError(f"ladder record {record_path} has no point at QP {level}")
+            raise VvcjndError(f"ladder record {record_path} has no point at position {level}")
         path = ladder_points_dir(record_path) / points[level]["decoded_png"]
         if not path.is_file() or sha256_file(path) != points[level]["decoded_sha256"]:
             raise VvcjndError(
@@ -94,8 +95,13 @@ def build_stimuli(
     out_dir: str | os.PathLike,
     stimuli_table: str | os.PathLike,
     plan_path: str | os.PathLike,
+    sign: int = 1,
 ) -> TrialPlan:
-    """Write the stimulus set of every manifest image (config section ``subjective``)."""
+    """Write the stimulus set of every manifest image (config section ``subjective``).
+
+    ``levels``: the encoder's ladder in positions (ascending, more distortion; the QPs of a
+    QP codec, ``sign`` -1 times the level for a scale where lower is more distortion); the
+    plan and the test's database hold those positions (vvcjnd.labels.levels)."""
     manifest = read_table(manifest_path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,7 +110,7 @@ def build_stimuli(
     for image_id, session in zip(manifest["image_id"], manifest["session"], strict=True):
         session = int(session)
         sessions.setdefault(session, []).append(image_id)
-        decoded = _decoded_points(ladder_record(ladder_dir, image_id), levels)
+        decoded = _decoded_points(ladder_record(ladder_dir, image_id), levels, sign)
         versions = [(PRISTINE, None, -1, pristine_png(images_dir, image_id))]
         versions += [(DECODED, qp, i, decoded[qp]) for i, qp in enumerate(levels)]
         for role, level, index, source in versions:

@@ -2,6 +2,7 @@
 
 import math
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 from PIL import Image
@@ -10,12 +11,14 @@ from vvcjnd.config import result_settings
 from vvcjnd.distort.codecs import CODECS, codec_from_config, codec_levels
 from vvcjnd.errors import VvcjndError
 from vvcjnd.formats import FORMAT
+from vvcjnd.labels.levels import LevelAxis
 from vvcjnd.distort.costs import ladder_memory_mb, ladder_runtime_minutes
 from vvcjnd.paths import PROFILE_FILES, ladder_record, patch_array, profile_paths
 from vvcjnd.paths import pristine_png as pristine_png_path
 from vvcjnd.sources.prepare import discover
 
 RESULTS = "results"
+COMPARE = f"{RESULTS}/quality/compare"
 # The encoder's ladder feeds the labels, patches and training; every codec of
 # CODEC_NAMES (the encoder first) gets its own ladder and quality table.
 ENCODER = config["encode"]["encoder"]
@@ -27,7 +30,12 @@ try:
         codec_from_config(config["encode"], name).check()
 except VvcjndError as error:
     raise WorkflowError(str(error)) from None
-QPS = LEVELS[ENCODER]
+# The label stage, the subjective test, the patches and the evaluation compute in positions
+# along the encoder's ladder (the QPs themselves for a QP codec; minus the quality for a
+# quality scale): QPS, ascending. Their tables hold the codec's levels (vvcjnd.labels.levels).
+AXIS = LevelAxis.from_encode(config["encode"])
+AXIS_PARAM = asdict(AXIS.scale)
+QPS = AXIS.positions(LEVELS[ENCODER])
 IMAGES = [source.image_id for source in SOURCES]
 SESSION = {source.image_id: source.session for source in SOURCES}
 
@@ -73,6 +81,14 @@ def encode_settings(name):
     encode = settings("encode")
     shared = {key: encode[key] for key in CODECS[name].shared_keys}
     return {"encoder": name, name: encode[name], **shared}
+
+
+def ladder_settings():
+    """What the encoder's ladder is made of (vvcjnd.distort.codecs.codec_levels): the
+    encoder, encode.qp and the encoder's own levels."""
+    encode = settings("encode")
+    own = {"levels": encode[ENCODER]["levels"]} if "levels" in encode[ENCODER] else {}
+    return {"encoder": ENCODER, "qp": encode["qp"], ENCODER: own}
 
 
 LABEL_SOURCE_SECTIONS = {

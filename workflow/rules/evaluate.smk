@@ -76,6 +76,7 @@ rule evaluate_jnd_qp:
         images_dir=input_of("images"),
         ladder_dir=folder_of("ladders"),
         qps=QPS,
+        axis=AXIS_PARAM,
         size=config["patches"]["size"],
         stride=config["infer"]["stride"],
         format=FORMAT["evaluate"],

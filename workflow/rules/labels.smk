@@ -42,6 +42,7 @@ rule labels_simulate:
     params:
         simulate=settings("labels")["simulate"],
         ladder=QPS,
+        axis=AXIS_PARAM,
         seed=config["seed"],
         format=FORMAT["labels"],
     script:
@@ -73,7 +74,7 @@ rule labels_jnd:
         runtime=5,
     params:
         labels=label_settings(),
-        qp=settings("encode")["qp"],
+        encode=ladder_settings(),
         procedure=TEST_PROCEDURE,  # the test database's, checked
         seed=config["seed"],
         format=FORMAT["labels"],
@@ -116,6 +117,7 @@ rule labels_figures:
         runtime=5,
     params:
         ladder=QPS,
+        axis=AXIS_PARAM,
         format=FORMAT["labels"],
     script:
         "../scripts/labels_figures.py"
@@ -167,6 +169,7 @@ rule labels_observers:
             if k != "bootstrap"
         },
         ladder=QPS,
+        axis=AXIS_PARAM,
         seed=config["seed"],
         format=FORMAT["labels"],
     script:
@@ -198,6 +201,7 @@ rule labels_trials:
         runtime=5,
     params:
         ladder=QPS,
+        axis=AXIS_PARAM,
         format=FORMAT["labels"],
     script:
         "../scripts/labels_trials.py"

@@ -30,6 +30,7 @@ rule patch_dataset:
     params:
         ladder_dir=folder_of("ladders"),
         settings=settings("patches", "figure_pairs"),
+        axis=AXIS_PARAM,
         seed=config["seed"],
         format=FORMAT["patches"],
     script:

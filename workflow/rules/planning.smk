@@ -32,6 +32,7 @@ rule subjective_planning:
         quest=quest_settings(),
         planning=settings("subjective")["planning"],
         ladder=QPS,
+        axis=AXIS_PARAM,
         seed=config["seed"],
         format=FORMAT["labels"],
     script:

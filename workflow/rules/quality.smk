@@ -49,10 +49,45 @@ rule quality_table:
         "../scripts/quality_table.py"
 
 
-# Target: the decoded ladder of every image and its quality table.
+rule compare_codecs:
+    """Every codec's quality table in one, their rate-distortion overlay and BD-rates
+    against the encoder (built when encode.codecs names further codecs)."""
+    input:
+        tables=expand(f"{RESULTS}/quality/{{encoder}}.tsv", encoder=CODEC_NAMES),
+    output:
+        table=f"{COMPARE}/quality.tsv",
+        figure=report(
+            f"{COMPARE}/rate_distortion.png",
+            caption="../report/compare_codecs.rst",
+            category="1. Distortion ladder",
+        ),
+        bd_rate=f"{COMPARE}/bd_rate.tsv",
+        bd_rate_summary=report(
+            f"{COMPARE}/bd_rate_summary.tsv",
+            caption="../report/bd_rate.rst",
+            category="1. Distortion ladder",
+        ),
+    log:
+        f"{RESULTS}/logs/quality/compare_codecs.log",
+    conda:
+        "../../envs/encode.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        anchor=ENCODER,
+        format=FORMAT["quality"],
+    script:
+        "../scripts/compare_codecs.py"
+
+
+# Target: the decoded ladders of every image and codec, their quality tables and, with
+# several codecs, their comparison.
 rule distortion:
     input:
         f"{RESULTS}/sources/manifest.tsv",
-        f"{RESULTS}/quality/{ENCODER}.tsv",
-        f"{RESULTS}/quality/{ENCODER}_rd.png",
+        expand(f"{RESULTS}/quality/{{encoder}}.tsv", encoder=CODEC_NAMES),
+        expand(f"{RESULTS}/quality/{{encoder}}_rd.png", encoder=CODEC_NAMES),
+        rules.compare_codecs.output if len(CODEC_NAMES) > 1 else [],
     localrule: True

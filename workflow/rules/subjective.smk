@@ -26,6 +26,7 @@ rule subjective_stimuli:
     params:
         subjective=settings("subjective", "planning"),  # planning: rule subjective_planning's
         ladder=QPS,
+        axis=AXIS_PARAM,
         seed=config["seed"],
         format=FORMAT["subjective"],
         images_dir=input_of("images"),

@@ -1,4 +1,4 @@
-"""Ingest the raw samples, screen observers, derive JND QPs and SUR curves."""
+"""Ingest the raw samples, screen observers, derive JND levels and SUR curves."""
 # ruff: noqa: F821  (snakemake is injected by the script directive)
 
 from pathlib import Path
@@ -10,7 +10,7 @@ with logged(snakemake.log[0], snakemake.output):
     build_labels(
         {
             "labels": snakemake.params.labels,
-            "encode": {"qp": snakemake.params.qp},
+            "encode": snakemake.params.encode,
             "subjective": {"procedure": snakemake.params.procedure},
             "seed": snakemake.params.seed,
         },

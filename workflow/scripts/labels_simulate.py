@@ -3,6 +3,7 @@
 
 from pathlib import Path
 
+from vvcjnd.labels.levels import LevelAxis
 from vvcjnd.labels.simulate import PanelSettings, simulate_from_files
 from vvcjnd.workflow import logged
 
@@ -14,4 +15,5 @@ with logged(snakemake.log[0], snakemake.output):
         snakemake.params.ladder,
         PanelSettings.from_config(snakemake.params.simulate),
         snakemake.params.seed,
+        LevelAxis.from_params(snakemake.params.axis),
     )

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from vvcjnd.labels.levels import LevelAxis
 from vvcjnd.patches.build import build_patch_dataset
 from vvcjnd.workflow import logged
 
@@ -15,4 +16,5 @@ with logged(snakemake.log[0], snakemake.output):
         patches_config=snakemake.params.settings,
         seed=snakemake.params.seed,
         workers=snakemake.threads,
+        axis=LevelAxis.from_params(snakemake.params.axis),
     )

@@ -1,6 +1,7 @@
 """The protocol-planning table and figure (rule subjective_planning; simulated, NOT human data)."""
 # ruff: noqa: F821  (snakemake is injected by the script directive)
 
+from vvcjnd.labels.levels import LevelAxis
 from vvcjnd.labels.protocols import write_planning
 from vvcjnd.workflow import logged
 
@@ -15,4 +16,5 @@ with logged(snakemake.log[0], snakemake.output):
         snakemake.params.seed,
         snakemake.output.table,
         snakemake.output.figure,
+        LevelAxis.from_params(snakemake.params.axis),
     )

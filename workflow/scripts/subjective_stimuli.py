@@ -1,5 +1,6 @@
 """The subjective test's stimulus set from the ladder (rule subjective_stimuli)."""
 
+from vvcjnd.labels.levels import LevelAxis
 from vvcjnd.subjective.stimuli import build_stimuli
 from vvcjnd.workflow import logged
 
@@ -14,4 +15,5 @@ with logged(snakemake.log[0], snakemake.output):
         snakemake.output.stimuli,
         snakemake.output.table,
         snakemake.output.plan,
+        LevelAxis.from_params(snakemake.params.axis).sign,
     )
