@@ -317,7 +317,9 @@ def test_missing_label_names_the_image(tmp_path):
 def test_missing_decoded_image_names_the_image_and_file(tmp_path):
     _make_inputs(tmp_path)
     (tmp_path / "ladder" / "im1" / "qp33.png").unlink()
-    with pytest.raises(VvcjndError, match=r"'im1' at its JND level \(qp33\) not found: .*qp33\.png"):
+    with pytest.raises(
+        VvcjndError, match=r"'im1' at its JND level \(qp33\) not found: .*qp33\.png"
+    ):
         _build(tmp_path)
     assert not any((tmp_path / "out").glob("*.npy"))
 
