@@ -14,7 +14,7 @@ FORMAT = {
     "distort": 3,
     "quality": 3,
     "subjective": 1,
-    "labels": 3,
+    "labels": 4,
     "patches": 2,
     "model": 3,
     "infer": 3,
