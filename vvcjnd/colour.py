@@ -82,14 +82,25 @@ class YuvFormat:
             return 16.0 * unit, 219.0 * unit, 224.0 * unit
         return 0.0, float(self.max_value), float(self.max_value)
 
+    def _unit_planes(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(R, B, Y') of uint8 RGB on the 0..1 scale, float64."""
+        kr, kb = MATRICES[self.matrix]
+        r, g, b = (rgb[..., i].astype(np.float64) / 255.0 for i in range(3))
+        return r, b, kr * r + (1.0 - kr - kb) * g + kb * b
+
+    def luma(self, rgb: np.ndarray) -> np.ndarray:
+        """The Y plane of :meth:`rgb_to_yuv` alone, the same samples (for the PSNR-Y of a codec
+        that decodes to RGB)."""
+        offset, y_span, _ = self._scales()
+        return self._quantise(offset + y_span * self._unit_planes(rgb)[2])
+
     def rgb_to_yuv(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """uint8 RGB (H, W, 3), H and W even -> (Y (H, W), Cb, Cr (H/2, W/2)) integer samples."""
         height, width = rgb.shape[:2]
         if height % 2 or width % 2:
             raise VvcjndError(f"4:2:0 needs even width and height, got {width}x{height}")
         kr, kb = MATRICES[self.matrix]
-        r, g, b = (rgb[..., i].astype(np.float64) / 255.0 for i in range(3))
-        y = kr * r + (1.0 - kr - kb) * g + kb * b
+        r, b, y = self._unit_planes(rgb)
         cb = (b - y) / (2.0 * (1.0 - kb))
         cr = (r - y) / (2.0 * (1.0 - kr))
         cb, cr = (self._downsample(plane) for plane in (cb, cr))

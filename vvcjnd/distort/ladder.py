@@ -189,7 +189,7 @@ def _decoded(
                 f"decoder wrote {len(data)} bytes to {frame.decoded}, expected {expected}"
             )
         rgb = np.frombuffer(data, np.uint8).reshape(frame.height, frame.width, 3)
-        return rgb, decoded_format.rgb_to_yuv(rgb)[0], decoded_format.bit_depth
+        return rgb, decoded_format.luma(rgb), decoded_format.bit_depth
     planes = decoded_format.from_bytes(data, frame.width, frame.height)
     return decoded_format.yuv_to_rgb(*planes), planes[0], decoded_format.bit_depth
 

@@ -34,7 +34,7 @@ METRIC_AXES = {"psnr_y": "PSNR-Y (dB)", "ms_ssim": "MS-SSIM (dB)", "vmaf": "VMAF
 
 def metrics_present(table: pd.DataFrame) -> list[str]:
     """The metrics of :data:`METRIC_AXES` that the table has values for (VMAF may be off)."""
-    return [metric for metric in METRIC_AXES if table[metric].notna().any()]
+    return [m for m in METRIC_AXES if m in table and table[m].notna().any()]
 
 
 def _quality(rows: pd.DataFrame, metric: str) -> np.ndarray:
