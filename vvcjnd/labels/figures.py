@@ -7,6 +7,7 @@ import os
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
 from vvcjnd.figures import Figure, save_figure
 from vvcjnd.labels.levels import QP_AXIS, LevelAxis
@@ -15,8 +16,19 @@ from vvcjnd.labels.screening import STATUS_MISSING, STATUS_USED
 LEGEND_LIMIT = 12  # images named in the SUR legend; more are drawn unnamed
 
 
-def plot_sur_curves(sur: pd.DataFrame, jnd: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Empirical (steps) and fitted-normal (dashed) SUR curves per image, JND points marked."""
+def _in_levels(ticks, axis: LevelAxis) -> str:
+    """Label the ``ticks`` (a matplotlib x or y axis drawn in positions) with the codec's
+    levels; return the unit's name for the axis title (QP, quality, ...)."""
+    if not axis.identity:
+        ticks.set_major_formatter(FuncFormatter(lambda value, _: f"{axis.level_of(value):g}"))
+    return "QP" if axis.identity else axis.scale.name
+
+
+def plot_sur_curves(
+    sur: pd.DataFrame, jnd: pd.DataFrame, path: str | os.PathLike, axis: LevelAxis = QP_AXIS
+) -> None:
+    """Empirical (steps) and fitted-normal (dashed) SUR curves per image, JND points marked;
+    drawn in positions (more distortion to the right), labelled in the codec's levels."""
     figure = Figure(figsize=(7, 4.5))
     axes = figure.subplots()
     images = list(jnd["image_id"])
@@ -37,12 +49,13 @@ def plot_sur_curves(sur: pd.DataFrame, jnd: pd.DataFrame, path: str | os.PathLik
         point = int(jnd.loc[jnd["image_id"] == image_id, "jnd_qp"].iloc[0])
         at_point = curve.loc[curve["qp"] == point, "sur_normal"].iloc[0]
         axes.plot([point], [at_point], "o", color=colour, markersize=4)
-    axes.set_xlabel("QP")
+    unit = _in_levels(axes.xaxis, axis)
+    axes.set_xlabel(unit)
     axes.set_ylabel("satisfied user ratio")
     method = jnd["method"].iloc[0] if len(jnd) else ""
     axes.set_title(
-        f"SUR: steps empirical, dashed normal fit, band bootstrap ({curve_kind}); dots JND QP "
-        f"({method})",
+        f"SUR: steps empirical, dashed normal fit, band bootstrap ({curve_kind}); dots JND "
+        f"{unit} ({method})",
         fontsize=9,
     )
     axes.set_ylim(-0.02, 1.02)
@@ -52,16 +65,19 @@ def plot_sur_curves(sur: pd.DataFrame, jnd: pd.DataFrame, path: str | os.PathLik
     save_figure(figure, path, dpi=120)
 
 
-def plot_jnd_histogram(jnd: pd.DataFrame, ladder: list[int], path: str | os.PathLike) -> None:
-    """Histogram of the images' JND QPs over the ladder."""
+def plot_jnd_histogram(
+    jnd: pd.DataFrame, ladder: list, path: str | os.PathLike, axis: LevelAxis = QP_AXIS
+) -> None:
+    """Histogram of the images' JND levels over the ladder (positions, labelled in levels)."""
     figure = Figure(figsize=(6, 3.5))
     axes = figure.subplots()
     step = ladder[1] - ladder[0] if len(ladder) > 1 else 1
     edges = np.append(np.asarray(ladder) - step / 2, ladder[-1] + step / 2)
     axes.hist(jnd["jnd_qp"], bins=edges, color="tab:blue", edgecolor="white")
-    axes.set_xlabel("JND QP")
+    unit = _in_levels(axes.xaxis, axis)
+    axes.set_xlabel(f"JND {unit}")
     axes.set_ylabel("images")
-    axes.set_title(f"JND QP of {len(jnd)} images ({jnd['label_source'].iloc[0]} labels)")
+    axes.set_title(f"JND {unit} of {len(jnd)} images ({jnd['label_source'].iloc[0]} labels)")
     figure.tight_layout()
     save_figure(figure, path, dpi=120)
 
@@ -75,9 +91,13 @@ def subject_offsets(samples: pd.DataFrame) -> pd.Series:
 
 
 def plot_subject_offsets(
-    samples: pd.DataFrame, subjects: pd.DataFrame, path: str | os.PathLike
+    samples: pd.DataFrame,
+    subjects: pd.DataFrame,
+    path: str | os.PathLike,
+    axis: LevelAxis = QP_AXIS,
 ) -> None:
-    """Bar per subject: mean offset from the panel; rejected subjects in red."""
+    """Bar per subject: mean offset from the panel (up: toward more distortion, labelled in
+    the codec's levels); rejected subjects in red."""
     offsets = subject_offsets(samples).reindex(subjects["subject_id"])
     rejected = subjects["rejected"].to_numpy(dtype=bool)
     figure = Figure(figsize=(max(6.0, 0.18 * len(offsets)), 3.5))
@@ -86,7 +106,7 @@ def plot_subject_offsets(
     axes.bar(positions, offsets.fillna(0), color=np.where(rejected, "tab:red", "tab:gray"))
     axes.axhline(0, color="black", linewidth=0.8)
     axes.set_xticks(positions, offsets.index, rotation=90, fontsize=6)
-    axes.set_ylabel("mean offset from panel (QP)")
+    axes.set_ylabel(f"mean offset from panel ({_in_levels(axes.yaxis, axis)})")
     axes.set_title(f"Subject offsets ({int(rejected.sum())} rejected in red)")
     figure.tight_layout()
     save_figure(figure, path, dpi=120)
@@ -160,6 +180,6 @@ def write_figures(inputs: dict, outputs: dict, ladder: list, axis: LevelAxis = Q
     """All three figures from the stage's tables (inputs: jnd, samples, screening, sur paths;
     outputs: sur, histogram, offsets paths), in positions along ``axis``."""
     jnd, samples = axis.read(inputs["jnd"]), axis.read(inputs["samples"])
-    plot_sur_curves(axis.read(inputs["sur"]), jnd, outputs["sur"])
-    plot_jnd_histogram(jnd, ladder, outputs["histogram"])
-    plot_subject_offsets(samples, axis.read(inputs["screening"]), outputs["offsets"])
+    plot_sur_curves(axis.read(inputs["sur"]), jnd, outputs["sur"], axis)
+    plot_jnd_histogram(jnd, ladder, outputs["histogram"], axis)
+    plot_subject_offsets(samples, axis.read(inputs["screening"]), outputs["offsets"], axis)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis
+
 K_NORMAL = 2.0
 K_NON_NORMAL = math.sqrt(20.0)
 NORMAL_KURTOSIS = (2.0, 4.0)
@@ -79,8 +81,11 @@ def bt500_band(values: np.ndarray) -> tuple[float, float, float]:
     return mean, (K_NORMAL if normal else K_NON_NORMAL) * sd, kurtosis
 
 
-def screen(samples: pd.DataFrame, rules: ScreeningRules) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Screen a tidy sample table (see :mod:`vvcjnd.labels.ingest`).
+def screen(
+    samples: pd.DataFrame, rules: ScreeningRules, axis: LevelAxis = QP_AXIS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Screen a tidy sample table (see :mod:`vvcjnd.labels.ingest`) in positions along
+    ``axis``; a reason quotes the codec's levels.
 
     Returns (samples with ``status`` and ``reason`` columns added, one row per subject with
     the BT.500 counts P = n_high, Q = n_low, J = n_rated and the decision).
@@ -101,10 +106,11 @@ def screen(samples: pd.DataFrame, rules: ScreeningRules) -> tuple[pd.DataFrame, 
         if rules.sample_outliers == "boxplot":
             flagged, fence_low, fence_high = boxplot_outliers(image_values, rules.whisker)
             outlier[rows] = flagged
+            fences = sorted(axis.level_of(fence) for fence in (fence_low, fence_high))
             for row in rows[flagged]:
                 reason[row] = (
-                    f"box-plot outlier: {values[row]:g} outside "
-                    f"[{fence_low:.6g}, {fence_high:.6g}] (whisker {rules.whisker:g} IQR)"
+                    f"box-plot outlier: {axis.level_of(values[row]):g} outside "
+                    f"[{fences[0]:.6g}, {fences[1]:.6g}] (whisker {rules.whisker:g} IQR)"
                 )
         statistics_rows = rows
         if rules.bt500_statistics == "screened" and not outlier[rows].all():

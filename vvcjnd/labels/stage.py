@@ -27,7 +27,7 @@ from vvcjnd.labels.ingest import (
     tidy_samples,
 )
 from vvcjnd.labels.jnd import JndRule, label_images
-from vvcjnd.labels.levels import LevelAxis, encoder_ladder
+from vvcjnd.labels.levels import QP_AXIS, LevelAxis, encoder_ladder
 from vvcjnd.labels.screening import STATUS_USED, SUBJECT_COLUMNS, ScreeningRules, screen
 from vvcjnd.labels.simulate import PanelSettings
 from vvcjnd.labels.uncertainty import label_uncertainty
@@ -51,11 +51,18 @@ class LabelTables:
 
 
 def derive_labels(
-    samples: pd.DataFrame, ladder: list[int], labels: dict, label_source: str, seed: int
+    samples: pd.DataFrame,
+    ladder: list,
+    labels: dict,
+    label_source: str,
+    seed: int,
+    axis: LevelAxis = QP_AXIS,
 ) -> LabelTables:
-    """Screen the (already selected) samples and derive each image's JND QP and SUR curve,
-    with their intervals (``seed``: the master seed of the bootstrap)."""
-    screened, subjects = screen(samples, ScreeningRules.from_config(labels["screening"]))
+    """Screen the (already selected) samples and derive each image's JND level and SUR curve,
+    with their intervals (``seed``: the master seed of the bootstrap), in positions along
+    ``axis`` (``ladder``)."""
+    rules = ScreeningRules.from_config(labels["screening"])
+    screened, subjects = screen(samples, rules, axis)
     used = screened[screened["status"] == STATUS_USED]
     counts = used.groupby("image_id", sort=False).size().reindex(samples["image_id"].unique())
     short = counts[counts.fillna(0) < labels["min_subjects"]]
@@ -164,7 +171,7 @@ def build_labels(
     else:
         raw, label_source, files = read_samples(config, manifest, simulated_dir, database)
         selected = select_labelled(raw, manifest, labels["exclude"], labels["min_subjects"])
-        tables = derive_labels(selected, ladder, labels, label_source, config["seed"])
+        tables = derive_labels(selected, ladder, labels, label_source, config["seed"], axis)
 
     axis.write(outputs["jnd"], tables.jnd)
     axis.write(outputs["samples"], tables.samples)
