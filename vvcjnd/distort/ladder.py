@@ -28,6 +28,8 @@ from vvcjnd.images import png_bytes, read_png
 from vvcjnd.io import remove_stale_temporaries, sha256_file, write_bytes, write_json
 from vvcjnd.psnr import psnr
 
+RAW_SUFFIX = {"yuv420": "yuv", "rgb": "rgb"}  # a codec's raw source and decoded files
+
 
 def run_ladder(
     pristine_png: Path,
@@ -48,7 +50,7 @@ def run_ladder(
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)  # of a killed run; its finished levels are kept
     planes = yuv.rgb_to_yuv(rgb)
-    source = out_dir / f"source.{codec.takes}"
+    source = out_dir / f"source.{RAW_SUFFIX[codec.takes]}"
     raw = rgb.tobytes() if codec.takes == "rgb" else yuv.to_bytes(*planes)
     write_bytes(source, raw)
     version_output = codec.version_text(log, timeout_s)
@@ -63,7 +65,7 @@ def run_ladder(
             bit_depth=yuv.bit_depth,
             level=level,
             bitstream=out_dir / f"{stem}{codec.bitstream_suffix}.part",
-            decoded=out_dir / f"{stem}.decoded.{codec.takes}",
+            decoded=out_dir / f"{stem}.decoded.{RAW_SUFFIX[codec.takes]}",
         )
         return _ladder_point(
             frame, codec, yuv, planes[0], source_sha, version_output, timeout_s, log
