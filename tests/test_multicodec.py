@@ -131,7 +131,8 @@ def test_every_codec_gets_a_ladder_and_the_comparison_tables(jpeg_run):
 def test_labels_on_a_quality_scale_run_the_other_way(jpeg_run):
     results, config = jpeg_run
     record = json.loads((results / "labels" / "labels.json").read_text())
-    assert record["scale"] == "quality" and record["ladder"] == [90, 80, 70, 60, 50, 40, 30, 20]
+    assert record["codec"] == "jpeg" and record["ladder"] == [90, 80, 70, 60, 50, 40, 30, 20]
+    assert record["scale"]["name"] == "quality" and record["scale"]["more_distortion"] == "lower"
     jnd = read_table(results / "labels" / "jnd.tsv")
     assert "jnd_qp" not in jnd and set(jnd["jnd_level"]) <= set(record["ladder"])
     assert (jnd["jnd_ci_low"] <= jnd["jnd_ci_high"]).all()

@@ -15,7 +15,7 @@ FORMAT = {
     "quality": 3,
     "subjective": 1,
     "labels": 4,
-    "patches": 2,
+    "patches": 3,
     "model": 3,
     "infer": 3,
     "evaluate": 2,

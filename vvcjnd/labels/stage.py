@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import h5py
@@ -182,7 +182,8 @@ def build_labels(
     record = {
         "label_source": label_source,
         "labels": labels,
-        "scale": axis.scale.name,
+        "codec": config["encode"]["encoder"],
+        "scale": asdict(axis.scale),
         "ladder": [axis.level_of(position) for position in ladder],
         "inputs": {str(path): sha256_file(path) for path in [Path(manifest_path), *files]},
         "counts": {

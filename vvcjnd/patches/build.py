@@ -8,6 +8,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -258,6 +259,7 @@ def build_patch_dataset(
     write_table(out_dir / "splits.tsv", splits)
     summary = {
         "seed": seed,
+        "level_scale": asdict(axis.scale),
         "settings": dict(patches_config),
         "luma": "MATLAB rgb2gray weights (0.2989, 0.5870, 0.1140), exact, rounded half up",
         "images": {split: int((splits["split"] == split).sum()) for split in SPLITS},
