@@ -83,6 +83,10 @@ def encode_settings(name):
     return {"encoder": name, name: encode[name], **shared}
 
 
+# Computed once: the ladder jobs' params look them up (planning cost is per job).
+ENCODE_SETTINGS = {name: encode_settings(name) for name in CODEC_NAMES}
+
+
 def ladder_settings():
     """What the encoder's ladder is made of (vvcjnd.distort.codecs.codec_levels): the
     encoder, encode.qp and the encoder's own levels."""

@@ -18,7 +18,7 @@ rule encode_ladder:
         # operational: a time-out cannot change a result, so it is no param (never reruns)
         timeout_s=config["encode"]["timeout_s"],
     params:
-        encode=lambda wildcards: encode_settings(wildcards.encoder),
+        encode=lambda wildcards: ENCODE_SETTINGS[wildcards.encoder],
         colour=settings("colour"),
         levels=lambda wildcards: LEVELS[wildcards.encoder],
         format=FORMAT["distort"],
