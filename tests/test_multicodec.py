@@ -14,13 +14,16 @@ import pytest
 import yaml
 
 from vvcjnd.colour import luma_uint8
+from vvcjnd.config import validate_config
 from vvcjnd.distort.codecs import Jpeg
 from vvcjnd.images import read_png
 from vvcjnd.io import read_table
 from vvcjnd.labels.levels import QP_AXIS, LevelAxis
+from vvcjnd.labels.stage import build_labels
 from vvcjnd.quality.compare import bd_rate, bd_rate_summary, bd_rate_table
 
 from .conftest import REPO, small_run_config
+from .labels_fixtures import write_manifest
 
 JPEG_AXIS = LevelAxis(Jpeg.scale)
 JPEG_LADDER = {"min": 20, "max": 90, "step": 10}
@@ -41,6 +44,32 @@ def test_positions_run_with_distortion_and_tables_hold_levels():
     assert row["bias_level"] == -1.5 and row["sur_ci_low"] == 0.2  # a share is no level
     pd.testing.assert_frame_equal(JPEG_AXIS.to_positions(levels), table)
     assert QP_AXIS.to_levels(table) is table and QP_AXIS.to_positions(table) is table
+
+
+def test_human_jpeg_qualities_become_labels_on_the_quality_scale(tmp_path):
+    """A tidy table of JND qualities: the median rule runs toward lower quality, an outlier
+    reason quotes qualities, and jnd.tsv holds qualities."""
+    write_manifest(tmp_path / "manifest.tsv", {1: ["a", "b"]})
+    answers = {"a": [60] * 5 + [50] * 4 + [20], "b": [40] * 6 + [30] * 4}  # a: one outlier at 20
+    rows = [(image, f"v{k}", q) for image, qs in answers.items() for k, q in enumerate(qs)]
+    pd.DataFrame(rows, columns=["image_id", "subject_id", "jnd_level"]).to_csv(
+        tmp_path / "tidy.csv", index=False
+    )
+    config = validate_config({
+        "encode": {"encoder": "jpeg", "jpeg": {"levels": JPEG_LADDER}},
+        "labels": {"source": "tidy", "tidy": {"path": str(tmp_path / "tidy.csv")},
+                   "min_subjects": 5, "jnd": {"method": "median"},
+                   "screening": {"subject_rejection": "none"}},
+    })  # fmt: skip
+    outputs = {name: tmp_path / f"{name}.tsv" for name in ("jnd", "samples", "screening", "sur")}
+    build_labels(config, tmp_path / "manifest.tsv", {**outputs, "record": tmp_path / "labels.json"})
+    jnd = read_table(outputs["jnd"]).set_index("image_id")
+    assert jnd.loc["a", "jnd_level"] == 60 and jnd.loc["b", "jnd_level"] == 40
+    samples = read_table(outputs["samples"])
+    outlier = samples[samples["status"] == "outlier"]
+    assert list(outlier["jnd_level"]) == [20] and "20 outside [" in outlier["reason"].iloc[0]
+    sur = read_table(outputs["sur"])
+    assert list(sur.loc[sur["image_id"] == "b", "level"]) == [90, 80, 70, 60, 50, 40, 30, 20]
 
 
 def _curve(rates, offset_db):

@@ -197,7 +197,9 @@ def read_mat_samples(manifest: pd.DataFrame, layout: MatLayout, ladder: list[int
 def read_tidy_samples(
     path: str | os.PathLike, manifest: pd.DataFrame, ladder: list[int]
 ) -> pd.DataFrame:
-    """Samples of a tidy CSV (.csv) or TSV (any other suffix) table; jnd_qp values are QPs."""
+    """Samples of a tidy CSV (.csv) or TSV (any other suffix) table; jnd_qp values are QPs,
+    or levels of the encoder's scale (a JPEG quality, say), which a column ``jnd_level`` may
+    hold instead."""
     path = Path(path)
     if not path.is_file():
         raise VvcjndError(f"tidy label table {path} not found (config key labels.tidy.path)")
@@ -206,6 +208,8 @@ def read_tidy_samples(
         table = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise VvcjndError(f"cannot parse tidy label table {path}: {exc}") from exc
+    if "jnd_level" in table and "jnd_qp" not in table:
+        table = table.rename(columns={"jnd_level": "jnd_qp"})
     lines = (np.arange(len(table)) + 2).tolist()  # line 1 is the header
     return tidy_samples(
         table, manifest, ladder, f"tidy label table {path}", path.name, "line", lines
