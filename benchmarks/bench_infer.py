@@ -2,8 +2,8 @@
 
 Times the whole 1080p path (`vvcjnd.infer.profile.infer_luma`: patch extraction, network,
 decomposition, blend) step by step, from the baseline, the eager network in NCHW, to the
-pipeline's default (batch norm and spectral norm folded, channels_last; batch 16 beside the
-default 64), then bfloat16 autocast (an option, with its error against float32 on the JND
+pipeline's default (batch norm and spectral norm folded, channels_last, batch 16; batch 64
+beside it), then bfloat16 autocast (an option, with its error against float32 on the JND
 profile) and, with ``--compile``, torch.compile (inductor). Prints seconds per image
 (median of repeats, each bracketed by float32 matmul repeats so that load from other
 processes hits both alike), the achieved FLOP/s (2 x analytic multiply-accumulates of the
@@ -105,7 +105,7 @@ def main() -> None:
     step(f"folded BN + spectral norm, NCHW, batch {BASELINE_BATCH}",
          fused.to(memory_format=torch.contiguous_format), batch_size=BASELINE_BATCH)  # fmt: skip
     fused.to(memory_format=torch.channels_last)
-    step("folded, channels_last, batch 16", fused, batch_size=16)
+    step(f"folded, channels_last, batch {BASELINE_BATCH}", fused, batch_size=BASELINE_BATCH)
     seconds, share, exact = step(f"folded, channels_last, batch {default.batch_size} (default)",
                                  fused)  # fmt: skip
     bf16_seconds, _, bf16 = step("folded, channels_last, bfloat16 autocast", fused,

@@ -56,7 +56,7 @@ class InferSettings:
     sign: str = "random"
     stride: int = 50
     window: str = "hann"
-    batch_size: int = 64
+    batch_size: int = 16
     map_max: float = 24.0
     precision: str = "float32"
     patch_size: int = PATCH_SIZE
