@@ -97,3 +97,10 @@ def test_vtm_encodes_and_decodes_for_real(tmp_path, astronaut_small):
     low, high = record["points"]
     assert low["bytes"] > high["bytes"] and low["psnr_y"] > high["psnr_y"]
     assert record["encoder_version"].startswith("VTM")
+
+
+def test_every_codec_has_its_scale_in_the_one_table():
+    from vvcjnd.distort.codecs import CODECS, SCALES
+
+    assert set(SCALES) == set(CODECS)
+    assert all(cls.scale is SCALES[name] for name, cls in CODECS.items())

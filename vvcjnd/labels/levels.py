@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vvcjnd.distort.codecs.base import QP_63, LevelScale
+from vvcjnd.distort.codecs.scales import QP_63, SCALES, LevelScale, codec_levels
 from vvcjnd.io import read_table, write_table
 
 if TYPE_CHECKING:  # pandas is not imported where the workflow plans its jobs
@@ -56,9 +56,7 @@ class LevelAxis:
     @classmethod
     def from_encode(cls, encode: dict) -> LevelAxis:
         """The axis of ``encode.encoder``'s scale (config section ``encode``)."""
-        from vvcjnd.distort.codecs import CODECS
-
-        return cls(CODECS[encode["encoder"]].scale)
+        return cls(SCALES[encode["encoder"]])
 
     @classmethod
     def from_params(cls, scale: dict) -> LevelAxis:
@@ -132,8 +130,6 @@ class LevelAxis:
 def encoder_ladder(encode: dict) -> tuple[list, LevelAxis]:
     """(the encoder's ladder in positions, ascending; its axis) from the config section
     ``encode`` (``encoder``, ``qp`` and the encoder's own ``levels``)."""
-    from vvcjnd.distort.codecs import codec_levels
-
     axis = LevelAxis.from_encode(encode)
     return axis.positions(codec_levels(encode)), axis
 

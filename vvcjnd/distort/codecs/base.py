@@ -9,77 +9,15 @@ for every codec (`vvcjnd.colour`).
 
 from __future__ import annotations
 
-import functools
-import math
 import os
 import shutil
-import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
+from vvcjnd.distort.codecs.scales import LevelScale
 from vvcjnd.errors import VvcjndError
 from vvcjnd.runner import LibraryCall, ToolRun, run_call, run_tool
-
-
-@dataclass(frozen=True)
-class LevelScale:
-    """A codec's level: its name, its range ``low..high`` and which way distortion grows.
-
-    ``more_distortion`` is ``"higher"`` for a quantiser (QP, JPEG XL distance, compression
-    ratio) and ``"lower"`` for a quality (JPEG, WebP). ``prefix`` names the ladder's files
-    (``qp28``, ``q090``, ``d1.5``).
-    """
-
-    name: str
-    low: float
-    high: float
-    more_distortion: str
-    integer: bool = True
-    prefix: str = "qp"
-
-    def describe(self) -> str:
-        """``qp 0..63, higher = more distortion``."""
-        low, high = (f"{v:g}" for v in (self.low, self.high))
-        return f"{self.name} {low}..{high}, {self.more_distortion} = more distortion"
-
-    def parse(self, levels, key: str, codec: str) -> list:
-        """``levels`` as the scale's numbers (integers where it has only integers); raise,
-        naming ``key``, if a level is off the scale or not an integer where it must be."""
-        for level in levels:
-            whole = float(level).is_integer()
-            if not self.low <= level <= self.high or (self.integer and not whole):
-                raise VvcjndError(
-                    f"config key '{key}': level {level:g} is outside {codec}'s scale "
-                    f"({self.describe()}{', integers' if self.integer else ''})"
-                )
-        return [int(level) if self.integer else float(level) for level in levels]
-
-    def in_distortion_order(self, levels) -> list:
-        """``levels`` from the least distortion to the most."""
-        return sorted(levels, reverse=self.more_distortion == "lower")
-
-    def stem(self, level) -> str:
-        """File stem of one ladder point: qp07, qp37 (two digits), q005, q090, d1.5, r20."""
-        if self.prefix == "qp":
-            return f"qp{int(level):02d}"
-        if self.integer:
-            return f"{self.prefix}{int(level):03d}"
-        return f"{self.prefix}{level:g}"
-
-
-QP_63 = LevelScale("qp", 0, 63, "higher")
-QP_51 = LevelScale("qp", 0, 51, "higher")
-
-
-def ladder_levels(ladder: dict) -> list:
-    """The levels ``min, min+step, ..., max`` of a ladder block (integers stay integers)."""
-    low, high, step = ladder["min"], ladder["max"], ladder["step"]
-    count = math.floor((high - low) / step + 1e-9) + 1
-    levels = [round(low + index * step, 6) for index in range(count)]
-    if all(isinstance(v, int) for v in (low, high, step)):
-        return [int(level) for level in levels]
-    return levels
 
 
 @dataclass(frozen=True)
@@ -206,27 +144,3 @@ class LibraryCodec(Codec, ABC):
 
     def recipe(self, frame: Frame) -> list[list[str]]:
         return [list(self.encode_call(frame).args), list(self.decode_call(frame).args)]
-
-
-def bundled_ffmpeg() -> str:
-    """Path of the static ffmpeg shipped by the imageio-ffmpeg wheel."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-@functools.cache
-def ffmpeg_components(ffmpeg: str, kind: str) -> frozenset[str]:
-    """The names of the ``kind`` (``encoders`` or ``decoders``) an ffmpeg executable has."""
-    try:
-        listing = subprocess.run(
-            [ffmpeg, "-hide_banner", f"-{kind}"], capture_output=True, text=True, check=False
-        ).stdout
-    except OSError:
-        return frozenset()
-    names = set()
-    for line in listing.splitlines():
-        fields = line.split()
-        if len(fields) >= 2 and len(fields[0]) == 6 and fields[0][0] in "VAS":
-            names.add(fields[1])
-    return frozenset(names)

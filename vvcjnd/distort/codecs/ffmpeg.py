@@ -8,25 +8,42 @@ by libjxl. libkvazaar is left out: the bundled one codes 8 bits only.
 
 from __future__ import annotations
 
+import functools
 import re
+import subprocess
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from vvcjnd.distort.codecs.base import (
-    QP_51,
-    CommandCodec,
-    Frame,
-    LevelScale,
-    bundled_ffmpeg,
-    ffmpeg_components,
-)
+from vvcjnd.distort.codecs.base import CommandCodec, Frame
+from vvcjnd.distort.codecs.scales import SCALES
 from vvcjnd.errors import VvcjndError
 from vvcjnd.runner import run_tool
 
 FFMPEG_KEY = "encode.ffmpeg"
-# The AV1 encoders' constant-quality level 0..63, which each maps to AV1's quantiser index
-# 0..255 (so it is not named qp).
-AV1_CQ = LevelScale("cq", 0, 63, "higher", prefix="cq")
+
+
+def bundled_ffmpeg() -> str:
+    """Path of the static ffmpeg shipped by the imageio-ffmpeg wheel."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@functools.cache
+def ffmpeg_components(ffmpeg: str, kind: str) -> frozenset[str]:
+    """The names of the ``kind`` (``encoders`` or ``decoders``) an ffmpeg executable has."""
+    try:
+        listing = subprocess.run(
+            [ffmpeg, "-hide_banner", f"-{kind}"], capture_output=True, text=True, check=False
+        ).stdout
+    except OSError:
+        return frozenset()
+    names = set()
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and len(fields[0]) == 6 and fields[0][0] in "VAS":
+            names.add(fields[1])
+    return frozenset(names)
 
 
 class FfmpegCodec(CommandCodec, ABC):
@@ -125,7 +142,7 @@ class X265(FfmpegCodec):
     name = "x265"
     encoder, decoder, muxer = "libx265", "hevc", "hevc"
     bitstream_suffix = ".hevc"
-    scale = QP_51
+    scale = SCALES["x265"]
     speed_key = "preset"
     library, version_pattern = "x265", r"HEVC encoder version (\S+)"
 
@@ -143,7 +160,7 @@ class X264(FfmpegCodec):
     name = "x264"
     encoder, decoder, muxer = "libx264", "h264", "h264"
     bitstream_suffix = ".h264"
-    scale = QP_51
+    scale = SCALES["x264"]
     speed_key = "preset"
     library, version_pattern = "x264 core", r"x264 - core (\d+(?: r\d+ \w+)?)"
 
@@ -177,7 +194,7 @@ class Aom(FfmpegCodec):
     name = "aom"
     encoder, decoder, muxer = "libaom-av1", "libdav1d", "ivf"
     bitstream_suffix = ".ivf"
-    scale = AV1_CQ
+    scale = SCALES["aom"]
     speed_key = "cpu_used"
     library, version_pattern = "libaom", r"\[libaom-av1 @ \w+\] (v\S+)"
 
@@ -198,7 +215,7 @@ class SvtAv1(FfmpegCodec):
     name = "svtav1"
     encoder, decoder, muxer = "libsvtav1", "libdav1d", "ivf"
     bitstream_suffix = ".ivf"
-    scale = AV1_CQ
+    scale = SCALES["svtav1"]
     speed_key = "preset"
     library, version_pattern = "SVT-AV1", r"SVT \[version\]:\s*SVT-AV1 Encoder Lib (\S+)"
 
@@ -218,7 +235,7 @@ class Jxl(FfmpegCodec):
     takes = "rgb"
     encoder, decoder, muxer = "libjxl", "libjxl", "image2pipe"
     bitstream_suffix = ".jxl"
-    scale = LevelScale("distance", 0, 15, "higher", integer=False, prefix="d")
+    scale = SCALES["jxl"]
     speed_key = "effort"
     library, version_pattern = "libjxl", None
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from vvcjnd.distort.codecs.base import Frame, LevelScale, LibraryCodec
+from vvcjnd.distort.codecs.base import Frame, LibraryCodec
+from vvcjnd.distort.codecs.scales import SCALES
 from vvcjnd.errors import VvcjndError
 from vvcjnd.runner import LibraryCall
 
@@ -79,7 +80,7 @@ class Jpeg(PillowCodec):
     name = "jpeg"
     feature, library = "libjpeg_turbo", "libjpeg-turbo"
     bitstream_suffix = ".jpg"
-    scale = LevelScale("quality", 1, 100, "lower", prefix="q")
+    scale = SCALES["jpeg"]
 
     def __init__(self, subsampling: str, optimize: bool):
         self.subsampling, self.optimize = subsampling, optimize
@@ -111,7 +112,7 @@ class Webp(PillowCodec):
     name = "webp"
     feature, library = "webp", "libwebp"
     bitstream_suffix = ".webp"
-    scale = LevelScale("quality", 0, 100, "lower", prefix="q")
+    scale = SCALES["webp"]
 
     def __init__(self, method: int):
         self.method = method
@@ -139,7 +140,7 @@ class J2k(PillowCodec):
     name = "j2k"
     feature, library = "jpg_2000", "OpenJPEG"
     bitstream_suffix = ".j2k"
-    scale = LevelScale("ratio", 1, 1000, "higher", prefix="r")
+    scale = SCALES["j2k"]
 
     @classmethod
     def from_config(cls, encode: dict, block: dict) -> J2k:

@@ -11,7 +11,9 @@ import re
 from abc import ABC
 from pathlib import Path
 
-from vvcjnd.distort.codecs.base import QP_63, CommandCodec, Frame, bundled_ffmpeg
+from vvcjnd.distort.codecs.base import CommandCodec, Frame
+from vvcjnd.distort.codecs.ffmpeg import bundled_ffmpeg
+from vvcjnd.distort.codecs.scales import SCALES
 from vvcjnd.errors import VvcjndError
 
 
@@ -19,7 +21,7 @@ class _VvencCodec(CommandCodec, ABC):
     """Fraunhofer's VVenC, driven by a preset (faster .. slower) plus extra arguments."""
 
     bitstream_suffix = ".266"
-    scale = QP_63
+    scale = SCALES["vvenc"]  # vvencapp's too
 
     def __init__(self, preset: str, extra_args: list[str]):
         self.preset = preset
@@ -123,7 +125,7 @@ class Vtm(CommandCodec):
 
     name = "vtm"
     bitstream_suffix = ".bin"
-    scale = QP_63
+    scale = SCALES["vtm"]
 
     @classmethod
     def from_config(cls, encode: dict, block: dict) -> Vtm:
