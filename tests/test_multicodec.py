@@ -122,18 +122,20 @@ def test_a_codec_missing_from_ffmpeg_stops_the_workflow_naming_the_key(tmp_path)
 
 @pytest.fixture(scope="module")
 def jpeg_run(tmp_path_factory):
-    """A finished ``snakemake all`` of the small run with JPEG as the encoder and VVenC and
-    x265 as further codecs."""
+    """The small run with JPEG as the encoder and VVenC and x265 as further codecs, through
+    the ladders and their comparison, the labels, the patches, training and the JND-level
+    evaluation (the targets distortion, labels, evaluate_jnd_qp; two epochs)."""
     workdir = tmp_path_factory.mktemp("jpeg-run")
     config = small_run_config()
     config["encode"] = {**config["encode"], "encoder": "jpeg", "codecs": ["vvenc", "x265"],
                         "jpeg": {"levels": JPEG_LADDER}}  # fmt: skip
     config["labels"]["simulate"]["threshold"] = 33.0
+    config["train"] = {**config["train"], "epochs": 2, "epochs_constant": 1}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     command = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-        "--cores", "2", "--quiet", "all",
+        sys.executable, "-m", "snakemake", "distortion", "labels", "evaluate_jnd_qp",
+        "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"), "--cores", "2", "--quiet", "all",
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -198,4 +200,4 @@ def test_patches_pair_each_image_with_its_jnd_quality_and_the_rest_follows(jpeg_
     for column in ("jnd_level", "proposed", "constant", "psnr_threshold"):
         assert set(predictions[column]) <= ladder, column
     assert "mae_level" in read_table(results / "evaluate" / "jnd_qp_summary.tsv")
-    assert len(pd.read_csv(results / "train" / "log.csv")) == 6  # the small run's epochs
+    assert len(pd.read_csv(results / "train" / "log.csv")) == 2  # the epochs asked for
