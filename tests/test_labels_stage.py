@@ -147,7 +147,7 @@ def test_snakemake_runs_the_labels_stage(inputs, config):
         )
     )
     run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "1", "labels"],
+        [sys.executable, "-m", "snakemake", "--cores", "2", "labels"],
         cwd=directory,
         capture_output=True,
         text=True,
