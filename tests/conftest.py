@@ -51,7 +51,7 @@ def small_run_config() -> dict:
     """The embedded default with :data:`SMALL_RUN` laid over it (not yet validated)."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     for section, values in SMALL_RUN.items():
-        config[section] = {**config[section], **values}
+        config[section] = {**config[section], **copy.deepcopy(values)}  # SMALL_RUN stays put
     return config
 
 
