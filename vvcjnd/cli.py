@@ -11,11 +11,11 @@ from vvcjnd.errors import VvcjndError
 
 def _check_config(args: argparse.Namespace) -> None:
     from vvcjnd.config import load_config
-    from vvcjnd.distort.codecs import codec_from_config, codec_levels
+    from vvcjnd.distort.codecs import codec_from_config, codec_levels, codec_names
 
     config = load_config(args.config)
     encode = config["encode"]
-    for name in dict.fromkeys([encode["encoder"], *encode["codecs"]]):
+    for name in codec_names(encode):
         codec_levels(encode, name)
         codec_from_config(encode, name).check()
     print(f"{args.config}: valid")

@@ -49,10 +49,14 @@ def run_ladder(
     height, width = rgb.shape[:2]
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)  # of a killed run; its finished levels are kept
-    planes = yuv.rgb_to_yuv(rgb)
     source = out_dir / f"source.{RAW_SUFFIX[codec.takes]}"
-    raw = rgb.tobytes() if codec.takes == "rgb" else yuv.to_bytes(*planes)
-    write_bytes(source, raw)
+    if codec.takes == "rgb":  # the codec converts; PSNR-Y needs our luma only
+        source_luma = yuv.luma(rgb)
+        write_bytes(source, rgb.tobytes())
+    else:
+        planes = yuv.rgb_to_yuv(rgb)
+        source_luma = planes[0]
+        write_bytes(source, yuv.to_bytes(*planes))
     version_output = codec.version_text(log, timeout_s)
     source_sha = sha256_file(pristine_png)
 
@@ -68,7 +72,7 @@ def run_ladder(
             decoded=out_dir / f"{stem}.decoded.{RAW_SUFFIX[codec.takes]}",
         )
         return _ladder_point(
-            frame, codec, yuv, planes[0], source_sha, version_output, timeout_s, log
+            frame, codec, yuv, source_luma, source_sha, version_output, timeout_s, log
         )
 
     try:

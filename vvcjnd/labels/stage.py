@@ -100,7 +100,7 @@ def read_samples(
     levels = [axis.level_of(position) for position in ladder]  # distortion order
     if labels["source"] == "tidy":
         path = Path(labels["tidy"]["path"])
-        return _in_positions(read_tidy_samples(path, manifest, levels), axis), HUMAN, [path]
+        return axis.to_positions(read_tidy_samples(path, manifest, levels)), HUMAN, [path]
     if labels["source"] == SIMULATED:
         if simulated_dir is None:
             raise VvcjndError(
@@ -112,12 +112,7 @@ def read_samples(
         layout, label_source = MatLayout.from_config(labels["mat"]), HUMAN
     files = [layout.session_path(session) for session in session_images(manifest)]
     samples = read_mat_samples(manifest, layout, levels)
-    return _in_positions(samples, axis), label_source, files
-
-
-def _in_positions(samples: pd.DataFrame, axis: LevelAxis) -> pd.DataFrame:
-    """Samples read in codec levels, in positions along ``axis``."""
-    return samples.assign(jnd_qp=axis.sign * samples["jnd_qp"])
+    return axis.to_positions(samples), label_source, files
 
 
 def read_test_database(config: dict) -> tuple:

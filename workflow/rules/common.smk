@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 from vvcjnd.config import result_settings
-from vvcjnd.distort.codecs import CODECS, codec_from_config, codec_levels
+from vvcjnd.distort.codecs import CODECS, codec_from_config, codec_levels, codec_names
 from vvcjnd.errors import VvcjndError
 from vvcjnd.formats import FORMAT
 from vvcjnd.labels.levels import LevelAxis
@@ -22,7 +22,7 @@ COMPARE = f"{RESULTS}/quality/compare"
 # The encoder's ladder feeds the labels, patches and training; every codec of
 # CODEC_NAMES (the encoder first) gets its own ladder and quality table.
 ENCODER = config["encode"]["encoder"]
-CODEC_NAMES = list(dict.fromkeys([ENCODER, *config["encode"]["codecs"]]))
+CODEC_NAMES = codec_names(config["encode"])
 try:
     SOURCES = discover(config["sources"])
     LEVELS = {name: codec_levels(config["encode"], name) for name in CODEC_NAMES}

@@ -20,7 +20,7 @@ from vvcjnd.distort.codecs.ffmpeg import (
     bundled_ffmpeg,
 )
 from vvcjnd.distort.codecs.pillow import J2k, Jpeg, PillowCodec, Webp
-from vvcjnd.distort.codecs.scales import SCALES, LevelScale, codec_levels
+from vvcjnd.distort.codecs.scales import SCALES, LevelScale, codec_levels, codec_names
 from vvcjnd.distort.codecs.vvc import FfmpegVvenc, Vtm, VvencApp
 
 # config name (``encode.encoder``, ``encode.codecs``) -> adapter class
@@ -60,4 +60,5 @@ __all__ = [
     "bundled_ffmpeg",
     "codec_from_config",
     "codec_levels",
+    "codec_names",
 ]

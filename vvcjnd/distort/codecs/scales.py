@@ -90,6 +90,12 @@ def ladder_levels(ladder: dict) -> list:
     return levels
 
 
+def codec_names(encode: dict) -> list[str]:
+    """The codecs of a run (config section ``encode``): the encoder first, then each further
+    one of ``encode.codecs`` once."""
+    return list(dict.fromkeys([encode["encoder"], *encode["codecs"]]))
+
+
 def codec_levels(encode: dict, name: str | None = None) -> list:
     """The ladder of codec ``name`` (default ``encode.encoder``) in the order it is encoded:
     its own ``levels`` block, or ``encode.qp`` for a QP codec whose block has none. Raises,
