@@ -30,7 +30,10 @@ HERE = Path(__file__).resolve().parent
 # stage -> (script, arguments of --quick); full runs use the scripts' defaults
 STAGES = {
     "distort": ("bench_distort.py", ["--images", "1", "--qp-step", "19"]),
-    "planning": ("bench_planning.py", ["--images", "200", "--baseline-images", "50"]),
+    "planning": (
+        "bench_planning.py",
+        ["--images", "200", "--images-per-job", "10", "--baseline-images", "50"],
+    ),
     "labels": ("bench_labels.py", ["--resamples", "200", "--repeats", "1"]),
     "patches": ("bench_patches.py", ["--images", "4", "--repeats", "3"]),
     "infer": ("bench_infer.py", ["--repeats", "1", "--width", "8"]),

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from vvcjnd.errors import VvcjndError
-from vvcjnd.io import read_table
+from vvcjnd.io import read_table, sha256_file
+from vvcjnd.sources.index import INDEX_COLUMNS, index_sources
 from vvcjnd.sources.prepare import canonicalise, discover, load_rgb, prepare_sources
 
 
@@ -167,3 +168,31 @@ def test_prepare_writes_manifest_and_is_byte_stable(tmp_path, folder):
     assert (table["width"] == 128).all() and (table["height"] == 96).all()
     for name in ["m.tsv", "images/img1.png"]:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_index_lists_each_source_with_its_sha256_and_guards_canonicalisation(tmp_path, folder):
+    sources = _sources(path=str(folder), session_size=2)
+    images = discover(sources)
+    index = tmp_path / "index.tsv"
+    index_sources(images, index)
+    table = read_table(index)
+    assert list(table.columns) == INDEX_COLUMNS
+    assert list(table["source"]) == ["img1.png", "img2.png", "img10.png"]
+    assert list(table["session"]) == [1, 1, 2]
+    assert table["source_sha256"].iloc[0] == sha256_file(folder / "img1.png")
+    out = tmp_path / "out"
+    prepare_sources(images, sources, out / "images", out / "m.tsv", index)
+    manifest = read_table(out / "m.tsv")
+    assert list(manifest["source_sha256"]) == list(table["source_sha256"])
+
+    # a source edited after the index was written
+    _save(folder / "img2.png", np.zeros((96, 128, 3), np.uint8))
+    with pytest.raises(VvcjndError, match=r"img2\.png changed after .*index\.tsv"):
+        prepare_sources(
+            images, sources, tmp_path / "o2" / "images", tmp_path / "o2" / "m.tsv", index
+        )
+    # an index of other images (another session size)
+    with pytest.raises(VvcjndError, match=r"index\.tsv lists other images"):
+        prepare_sources(
+            discover(_sources(path=str(folder))), sources, out / "images", out / "m.tsv", index
+        )

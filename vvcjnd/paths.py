@@ -31,6 +31,11 @@ def ladder_record(ladder_dir: str | Path, image_id: str) -> Path:
     return Path(ladder_dir) / f"{image_id}.json"
 
 
+def record_image_id(record: str | Path) -> str:
+    """The image id of a ladder record's path (the inverse of :func:`ladder_record`)."""
+    return Path(record).name.removesuffix(".json")
+
+
 def ladder_points_dir(record: str | Path) -> Path:
     """The folder of per-QP files (bitstreams, decoded PNGs, point records) beside a record."""
     return Path(record).with_suffix("")
@@ -51,6 +56,12 @@ def profile_paths(out_dir: str | Path, stem: str = "") -> dict[str, Path]:
     """The output files of one image under ``out_dir`` (keys of :data:`PROFILE_FILES`, file
     names prefixed by ``stem``): the workflow's and the command line's one naming."""
     return {key: Path(out_dir) / f"{stem}{name}" for key, name in PROFILE_FILES.items()}
+
+
+def profile_image_id(summary: str | Path) -> str:
+    """The image id of a workflow profile file's path (``results/infer/<id>/summary.json``;
+    the inverse of the workflow's ``profile_paths(f"{INFER}/{image}")``)."""
+    return Path(summary).parent.name
 
 
 def raw_label_files(labels: dict, labels_dir: str, sessions: list[int]) -> list[str]:

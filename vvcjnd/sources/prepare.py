@@ -32,6 +32,7 @@ from vvcjnd.errors import VvcjndError
 from vvcjnd.images import png_bytes
 from vvcjnd.io import sha256_file, write_bytes, write_table
 from vvcjnd.paths import pristine_png
+from vvcjnd.sources.index import indexed_digests
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SESSION_FOLDER = re.compile(r"^session(\d+)_Ori$")
@@ -291,19 +292,33 @@ def _fit_block(rgb: np.ndarray, block: int, fit: str) -> np.ndarray:
     return rgb[top : height - (extra_h - top), left : width - (extra_w - left)]
 
 
-def prepare_sources(images: list[SourceImage], sources: dict, image_dir: Path, manifest: Path):
+def prepare_sources(
+    images: list[SourceImage],
+    sources: dict,
+    image_dir: Path,
+    manifest: Path,
+    index: Path | None = None,
+):
     """Canonicalise every image, then write the PNGs and the manifest.
 
     Every source is decoded and checked before anything is written, so a bad file fails
-    the stage with nothing new under ``image_dir``.
+    the stage with nothing new under ``image_dir``. With ``index`` (written by
+    :func:`vvcjnd.sources.index.index_sources`), each file must still have the sha256 it lists.
     """
+    indexed = indexed_digests(images, index) if index is not None else {}
     prepared = []
     for image in images:
         original = load_rgb(image.path, sources["alpha"])
+        digest = sha256_file(image.path)
+        if index is not None and digest != indexed[image.image_id]:
+            raise VvcjndError(
+                f"source image {image.path} changed after {index} was written; "
+                "run the workflow again"
+            )
         canonical = canonicalise(original, sources)
-        prepared.append((image, original.shape, canonical))
+        prepared.append((image, digest, original.shape, canonical))
     rows = []
-    for image, (orig_h, orig_w, _), canonical in prepared:
+    for image, digest, (orig_h, orig_w, _), canonical in prepared:
         png_path = pristine_png(image_dir, image.image_id)
         write_bytes(png_path, png_bytes(canonical))
         rows.append(
@@ -311,7 +326,7 @@ def prepare_sources(images: list[SourceImage], sources: dict, image_dir: Path, m
                 "image_id": image.image_id,
                 "session": image.session,
                 "source": image.name,
-                "source_sha256": sha256_file(image.path),
+                "source_sha256": digest,
                 "png_sha256": sha256_file(png_path),
                 "orig_width": orig_w,
                 "orig_height": orig_h,

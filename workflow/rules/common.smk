@@ -1,8 +1,9 @@
 """Shared names and input functions of the workflow."""
 
+import functools
 import math
 import re
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -37,6 +38,7 @@ AXIS = LevelAxis.from_encode(config["encode"])
 AXIS_PARAM = asdict(AXIS.scale)
 QPS = AXIS.positions(LEVELS[ENCODER])
 IMAGES = [source.image_id for source in SOURCES]
+IMAGES_PER_JOB = config["images_per_job"]
 SESSION = {source.image_id: source.session for source in SOURCES}
 
 
@@ -52,18 +54,25 @@ def settings(section, *drop):
     return {key: value for key, value in kept.items() if key not in drop}
 
 
-def source_settings():
-    """The sources section without the key its kind does not read (names or path)."""
-    return settings(
-        "sources", "path" if config["sources"]["kind"] == "skimage" else "names"
-    )
+# The keys of the sources section that only canonicalisation reads (not which files).
+CANONICAL_KEYS = ("alpha", "resize", "block", "fit")
+
+
+def source_settings(*drop):
+    """The sources section without the key its kind does not read (names or path) and
+    without ``drop``."""
+    unread = "path" if config["sources"]["kind"] == "skimage" else "names"
+    return settings("sources", unread, *drop)
 
 
 def source_files():
-    """The source files as inputs; none for scikit-image's images (see shipped_images_version)."""
-    if config["sources"]["kind"] == "skimage":
+    """The source files (and a sources manifest CSV) as inputs; none for scikit-image's
+    images (see shipped_images_version)."""
+    kind = config["sources"]["kind"]
+    if kind == "skimage":
         return []
-    return [str(source.path) for source in SOURCES]
+    files = [str(source.path) for source in SOURCES]
+    return files + [config["sources"]["path"]] if kind == "manifest" else files
 
 
 def shipped_images_version():
@@ -136,8 +145,11 @@ def quest_settings():
 # every rule that reads them (a script finds an image's PNG in it with
 # vvcjnd.paths.pristine_png). As N outputs of one job they would make planning quadratic in
 # the number of images: Snakemake scans a job's outputs one by one to find a file's producer,
-# and after each job walks every output of the jobs it depends on.
+# and after each job walks every output of the jobs it depends on. For the same reason the
+# job that makes them takes one input, SOURCE_INDEX: Snakemake scans the inputs of a file's
+# producer each time a job asks for that file, and every per-image job asks for PRISTINE_DIR.
 PRISTINE_DIR = f"{RESULTS}/sources/images"
+SOURCE_INDEX = f"{RESULTS}/sources/index.tsv"
 
 
 def pristine_png(image):
@@ -174,28 +186,124 @@ def megapixels(path):
         return 1920 * 1080 / 1e6
 
 
-def ladder_runtime_min(wildcards, threads):
-    """Minutes for one image's whole ladder (vvcjnd.distort.costs)."""
-    return ladder_runtime_minutes(
-        wildcards.encoder,
-        config["encode"]["vtm"]["seconds_per_megapixel"],
-        LEVELS[wildcards.encoder],
-        image_megapixels(wildcards),
-        threads,
+@dataclass(frozen=True)
+class ImageJobs:
+    """One rule of a per-image step (encode_ladder, infer_image), by ``images_per_job``.
+
+    With 1, the rule ``name`` itself, one job per image (the ``{image}`` wildcard) and, for a
+    codec's step, per codec (``{encoder}``). With more, one rule per codec and batch of
+    images, ``<name>_<codec>_batch<k>``, whose outputs are its images' files: Snakemake's
+    outputs are fixed per rule, so a job of several images needs a rule of its own, and
+    planning costs per job. A rule's inputs and params are the same either way, so changing
+    ``images_per_job`` reruns nothing.
+    """
+
+    name: str
+    # a codec's step (encode_ladder) or not (infer_image)
+    per_codec: bool
+    # the batch's images and its name (batch<k>); None: the {image} wildcard
+    images: tuple[str, ...] | None = None
+    batch: str | None = None
+    # the codec; None: the {encoder} wildcard (in a codec's step)
+    encoder: str | None = None
+
+    def files(self, path_of):
+        """``path_of(image[, codec])`` for each of the job's images (or the wildcards)."""
+        codec = [self.encoder or "{encoder}"] if self.per_codec else []
+        images = self.images if self.images is not None else ["{image}"]
+        return [path_of(image, *codec) for image in images]
+
+    def log_stem(self, stage):
+        """``<stage>/[<codec>/]<image>`` or ``<stage>/[<codec>/]batches/<k>``: the job's log
+        and benchmark under their folders."""
+        codec = f"{self.encoder or '{encoder}'}/" if self.per_codec else ""
+        job = f"batches/{self.batch}" if self.batch else "{image}"
+        return f"{stage}/{codec}{job}"
+
+    def codec_value(self, mapping):
+        """``mapping``'s value for the job's codec (a params function for the wildcard)."""
+        if self.encoder is not None:
+            return mapping[self.encoder]
+        return lambda wildcards: mapping[wildcards.encoder]
+
+    def sized(self, size):
+        """A resources function: ``size(codec, megapixels, threads)``, the codec (None in a
+        step of no codec) and the megapixels of each of the job's images."""
+
+        def job_size(wildcards, threads):
+            images = [wildcards.image] if self.images is None else self.images
+            sizes = [megapixels(pristine_png(image)) for image in images]
+            codec = self.encoder or getattr(wildcards, "encoder", None)
+            return size(codec, sizes, threads)
+
+        return job_size
+
+
+def image_jobs(name, per_codec):
+    """The rules of the per-image step ``name`` (see ImageJobs)."""
+    if IMAGES_PER_JOB == 1:
+        return [ImageJobs(name, per_codec)]
+    batches = [
+        tuple(IMAGES[start : start + IMAGES_PER_JOB])
+        for start in range(0, len(IMAGES), IMAGES_PER_JOB)
+    ]
+    names = [
+        f"batch{index + 1:0{len(str(len(batches)))}d}" for index in range(len(batches))
+    ]
+    return [
+        ImageJobs(
+            "_".join([name, *([codec] if per_codec else []), batch]),
+            per_codec,
+            images,
+            batch,
+            codec,
+        )
+        for codec in (CODEC_NAMES if per_codec else [None])
+        for batch, images in zip(names, batches)
+    ]
+
+
+def ladder_runtime_min(encoder, megapixels, threads):
+    """Minutes for the whole ladders of images of ``megapixels`` (vvcjnd.distort.costs)."""
+    return sum(
+        ladder_runtime_minutes(
+            encoder,
+            config["encode"]["vtm"]["seconds_per_megapixel"],
+            LEVELS[encoder],
+            size,
+            threads,
+        )
+        for size in megapixels
     )
 
 
-def ladder_mem_mb(wildcards, threads):
-    """Memory of one ladder job (vvcjnd.distort.costs)."""
-    return ladder_memory_mb(image_megapixels(wildcards), threads)
+def ladder_mem_mb(encoder, megapixels, threads):
+    """Memory of a ladder job: its largest image's (vvcjnd.distort.costs)."""
+    return ladder_memory_mb(max(megapixels), threads)
 
 
 INFER = f"{RESULTS}/infer"
 
 
+@functools.cache
+def image_profile_files(image):
+    """An image's inference outputs by key of vvcjnd.paths.PROFILE_FILES, in its order
+    (once per image: several rules list them)."""
+    return {key: str(path) for key, path in profile_paths(f"{INFER}/{image}").items()}
+
+
 def profile_file(image, key):
     """One of an image's inference outputs (a key of vvcjnd.paths.PROFILE_FILES)."""
-    return str(profile_paths(f"{INFER}/{image}")[key])
+    return image_profile_files(image)[key]
+
+
+def profile_files(image):
+    """An image's inference outputs, in the order of vvcjnd.paths.PROFILE_FILES."""
+    return list(image_profile_files(image).values())
+
+
+# The two profile files of each image that the gallery reads.
+GALLERY_FILES = ("jnd_png", "map_npy")
 
 
 def input_of(key):

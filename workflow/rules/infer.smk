@@ -1,29 +1,44 @@
-rule infer_image:
-    """JND profile of one image: JND-contaminated luma, JND map (.npy and colour PNG), PSNR."""
-    input:
-        images=PRISTINE_DIR,
-        checkpoint=MODEL_CHECKPOINT,
-    output:
-        **{key: profile_file("{image}", key) for key in PROFILE_FILES},
-    log:
-        f"{RESULTS}/logs/infer/{{image}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/infer/{{image}}.tsv"
-    conda:
-        "../../envs/torch.yaml"
-    threads: config["infer"]["threads"]
-    resources:
-        # about 15 s per 1080p image on 2 cores at the paper's width; 1.5 GB at batch 64
-        mem_mb=lambda wildcards: 1000 + math.ceil(250 * image_megapixels(wildcards)),
-        runtime=lambda wildcards: 5 + math.ceil(image_megapixels(wildcards)),
-        batch_size=config["infer"]["batch_size"],
-    params:
-        infer=settings("infer", "gallery_images"),
-        patch_size=config["patches"]["size"],
-        seed=config["seed"],
-        format=FORMAT["infer"],
-    script:
-        "../scripts/infer_image.py"
+for jobs in image_jobs("infer_image", per_codec=False):
+
+    rule:
+        """JND profiles of one image (or a batch, by images_per_job): JND-contaminated luma,
+        JND map (.npy and colour PNG), PSNR."""
+        name:
+            jobs.name
+        input:
+            images=PRISTINE_DIR,
+            checkpoint=MODEL_CHECKPOINT,
+        output:
+            # each image's PROFILE_FILES, in their order
+            profiles=[
+                path
+                for image_files in jobs.files(profile_files)
+                for path in image_files
+            ],
+        log:
+            f"{RESULTS}/logs/{jobs.log_stem('infer')}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/{jobs.log_stem('infer')}.tsv"
+        conda:
+            "../../envs/torch.yaml"
+        threads: config["infer"]["threads"]
+        resources:
+            # about 15 s per 1080p image on 2 cores at the paper's width; 1.5 GB at batch 64
+            mem_mb=jobs.sized(
+                lambda codec, sizes, threads: 1000 + math.ceil(250 * max(sizes))
+            ),
+            runtime=jobs.sized(
+                lambda codec, sizes, threads: 5
+                + sum(math.ceil(size) for size in sizes)
+            ),
+            batch_size=config["infer"]["batch_size"],
+        params:
+            infer=settings("infer", "gallery_images"),
+            patch_size=config["patches"]["size"],
+            seed=config["seed"],
+            format=FORMAT["infer"],
+        script:
+            "../scripts/infer_image.py"
 
 
 rule infer_gallery:
@@ -31,7 +46,8 @@ rule infer_gallery:
     input:
         splits=f"{RESULTS}/patches/splits.tsv",
         images=PRISTINE_DIR,
-        profiles=[profile_file(image, key) for image in IMAGES for key in PROFILE_FILES],
+        # the two files of each image the gallery reads (fewer inputs plan faster)
+        profiles=[profile_file(image, key) for image in IMAGES for key in GALLERY_FILES],
     output:
         figure=report(
             f"{INFER}/gallery.png",
@@ -59,6 +75,6 @@ rule infer_gallery:
 # Target: the JND profile of every image and the report's gallery of test images.
 rule infer:
     input:
-        rules.infer_gallery.input.profiles,
+        [profile_file(image, key) for image in IMAGES for key in PROFILE_FILES],
         rules.infer_gallery.output,
     localrule: True

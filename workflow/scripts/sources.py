@@ -9,4 +9,6 @@ with logged(snakemake.log[0], snakemake.output):
     sources = snakemake.params.sources
     images = discover(sources)
     image_dir = Path(snakemake.output.images)
-    prepare_sources(images, sources, image_dir, Path(snakemake.output.manifest))
+    prepare_sources(
+        images, sources, image_dir, Path(snakemake.output.manifest), Path(snakemake.input.index)
+    )
