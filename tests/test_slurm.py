@@ -105,7 +105,7 @@ def declared_rules_and_groups() -> tuple[set[str], set[str]]:
     for text in texts:
         rules |= set(re.findall(r"^rule (\w+):", text, flags=re.MULTILINE))
         # per-image steps whose rules common.smk's image_jobs() declares in a loop
-        rules |= set(re.findall(r"^for \w+ in image_jobs\(\"(\w+)\"", text, re.MULTILINE))
+        rules |= set(re.findall(r"^for \w+ in image_jobs\(\"(\w+)\"", text, flags=re.MULTILINE))
         groups |= set(re.findall(r"^\s+group:\s*\n\s+[\"'](\w+)[\"']", text, re.MULTILINE))
     return rules, groups
 
