@@ -3,12 +3,21 @@ per image writes, and changing it reruns nothing (tests/config_effects.yaml)."""
 
 from __future__ import annotations
 
+import copy
 import json
+import math
+import re
 import shutil
 from pathlib import Path
 
+import numpy as np
+
+from vvcjnd.config import validate_config
+from vvcjnd.distort.costs import ladder_memory_mb, ladder_runtime_minutes
+from vvcjnd.images import write_png
 from vvcjnd.paths import PROFILE_FILES
 
+from .conftest import REPO
 from .test_workflow import job_counts, snakemake
 
 # the ladder records' wall times, the only bytes that differ between two encodes
@@ -103,3 +112,50 @@ def test_all_asks_for_every_profile_file(finished_small_run, tmp_path):
         assert planned.get("infer_image") == len(removed), (plan_keys, planned)
         for path in removed:
             path.with_suffix(".kept").rename(path)
+
+
+def _job_resources(listing: str) -> dict[tuple[str, str], dict[str, int]]:
+    """{(rule, image wildcard or ""): integer resources} of a dry run's job list."""
+    jobs = {}
+    for block in listing.split("\n\n"):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if rule and resources:
+            image = re.search(r"^\s+wildcards: .*\bimage=([\w.-]+)", block, re.M)
+            values = dict(item.split("=", 1) for item in resources.group(1).split(", "))
+            jobs[rule.group(1), image.group(1) if image else ""] = {
+                key: int(value) for key, value in values.items() if value.isdigit()
+            }
+    return jobs
+
+
+def test_jobs_ask_for_resources_by_their_images_sizes(finished_small_run, tmp_path):
+    """A job's memory and runtime follow the sizes of its pristine images, read from the
+    files: a batch asks for the sum of its images' ladder runtimes and for its largest image's
+    memory; image_quality for its one image's."""
+    clean, config = finished_small_run
+    config = copy.deepcopy(config)
+    validate_config(config, REPO / "workflow/schemas")  # fills in the schema's defaults
+    run = tmp_path / "run"
+    shutil.copytree(clean, run, symlinks=True)
+    big = run / "results/sources/images/coffee.png"  # chelsea and coffee: the first batch
+    write_png(big, np.zeros((800, 1000, 3), np.uint8))
+    result = snakemake(
+        "-n", "--directory", str(run), "--configfile", str(run / "config.yaml"),
+        "--config", "images_per_job=2", "--forcerun", "encode_ladder_vvenc_batch1",
+        "image_quality", "--", "results/quality/vvenc.tsv",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = _job_resources(result.stdout)
+    threads, levels = config["encode"]["threads"], list(range(22, 41, 6))
+    sizes = {"chelsea": 240 * 176 / 1e6, "coffee": 0.8}
+    runtime = sum(
+        ladder_runtime_minutes(
+            "vvenc", config["encode"]["vtm"]["seconds_per_megapixel"], levels, size, threads
+        )
+        for size in sizes.values()
+    )
+    assert jobs["encode_ladder_vvenc_batch1", ""]["runtime"] == runtime
+    assert jobs["encode_ladder_vvenc_batch1", ""]["mem_mb"] == ladder_memory_mb(0.8, threads)
+    for image, size in sizes.items():
+        assert jobs["image_quality", image]["mem_mb"] == 500 + math.ceil(200 * size), image

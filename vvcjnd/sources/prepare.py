@@ -19,6 +19,7 @@ Canonicalisation rules (also in README.md):
 from __future__ import annotations
 
 import glob
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,9 @@ def discover(sources: dict) -> list[SourceImage]:
     else:
         files = _files_of(kind, sources)
         sessions = _sessions(len(files), sources["session_size"])
+        root = None if kind == "skimage" else _names_root(kind, sources["path"]).resolve()
         images = [
-            SourceImage(_safe_id(file.stem), file, session, _portable_name(kind, file, sources))
+            SourceImage(_safe_id(file.stem), file, session, _portable_name(file, root))
             for file, session in zip(files, sessions, strict=True)
         ]
     _check_unique(images)
@@ -97,7 +99,13 @@ def _files_of(kind: str, sources: dict) -> list[Path]:
         folder = Path(sources["path"])
         if not folder.is_dir():
             raise VvcjndError(f"sources.path {folder} is not a folder (sources.kind is 'folder')")
-        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+        # scandir: the entries' types come with the listing (one stat per file for iterdir)
+        with os.scandir(folder) as entries:
+            files = [
+                Path(entry.path)
+                for entry in entries
+                if not entry.name.startswith(".") and entry.is_file()
+            ]
     else:
         files = [Path(p) for p in glob.glob(sources["path"], recursive=True) if Path(p).is_file()]
     if not files:
@@ -105,22 +113,29 @@ def _files_of(kind: str, sources: dict) -> list[Path]:
     return [Path(p) for p in natsorted(files, key=str)]
 
 
-def _portable_name(kind: str, file: Path, sources: dict) -> str:
-    """``skimage:<file name>`` for scikit-image's images, else the path relative to the root:
-    the folder (kind folder) or the part of the pattern before its first wildcard (glob)."""
-    if kind == "skimage":
-        return f"skimage:{file.name}"
-    parts = Path(sources["path"]).parts
+def _names_root(kind: str, path: str) -> Path:
+    """The folder the names of a folder's or a glob's files are relative to: the folder
+    (kind folder) or the part of the pattern before its first wildcard (glob)."""
+    parts = Path(path).parts
     if kind == "glob":
         magic = [index for index, part in enumerate(parts) if glob.has_magic(part)]
         parts = parts[: magic[0]] if magic else parts[:-1]
-    return _relative(file, Path(*parts) if parts else Path("."))
+    return Path(*parts) if parts else Path(".")
 
 
-def _relative(file: Path, root: Path) -> str:
-    """``file`` relative to ``root`` as a POSIX path (``file`` itself when outside it)."""
+def _portable_name(file: Path, resolved_root: Path | None) -> str:
+    """``skimage:<file name>`` for scikit-image's images (``resolved_root`` None), else the
+    path relative to the root of :func:`_names_root`."""
+    if resolved_root is None:
+        return f"skimage:{file.name}"
+    return _relative(file, resolved_root)
+
+
+def _relative(file: Path, resolved_root: Path) -> str:
+    """``file`` relative to ``resolved_root`` (already resolved: once per list of sources,
+    not per file) as a POSIX path (``file`` itself when outside it)."""
     try:
-        return Path(file).resolve().relative_to(Path(root).resolve()).as_posix()
+        return Path(file).resolve().relative_to(resolved_root).as_posix()
     except ValueError:
         return Path(file).as_posix()
 
@@ -162,6 +177,7 @@ def _from_manifest(path: Path) -> list[SourceImage]:
             "expected image_id, path and optional session"
         )
     images = []
+    root = path.parent.resolve()
     for row_number, row in enumerate(table.itertuples(index=False), start=2):
         where = f"sources manifest {path}, line {row_number}"
         image_id = row.image_id.strip()
@@ -173,7 +189,7 @@ def _from_manifest(path: Path) -> list[SourceImage]:
         file = Path(row.path)
         if not file.is_absolute():
             file = path.parent / file
-        images.append(SourceImage(image_id, file, int(session_text), _relative(file, path.parent)))
+        images.append(SourceImage(image_id, file, int(session_text), _relative(file, root)))
     if not images:
         raise VvcjndError(f"sources manifest {path} lists no image")
     return images
@@ -189,11 +205,12 @@ def _from_published(root: Path) -> list[SourceImage]:
     if not folders:
         raise VvcjndError(f"sources.path {root} holds no session<k>_Ori folder (kind 'published')")
     images = []
+    resolved_root = root.resolve()
     for session, folder in sorted(folders):
         files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
         for file in natsorted(files, key=str):
             image_id = f"s{session}_{_safe_id(file.stem)}"
-            images.append(SourceImage(image_id, file, session, _relative(file, root)))
+            images.append(SourceImage(image_id, file, session, _relative(file, resolved_root)))
     return images
 
 

@@ -2,6 +2,7 @@
 
 import functools
 import math
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -152,6 +153,7 @@ PRISTINE_DIR = f"{RESULTS}/sources/images"
 SOURCE_INDEX = f"{RESULTS}/sources/index.tsv"
 
 
+@functools.cache
 def pristine_png(image):
     """Canonical pristine PNG of an image id, inside PRISTINE_DIR (for sizes, not an input)."""
     return str(pristine_png_path(PRISTINE_DIR, image))
@@ -167,6 +169,7 @@ def pristine_megapixels():
     return [megapixels(pristine_png(image)) for image in IMAGES]
 
 
+@functools.cache
 def ladder_json(image, encoder=ENCODER):
     """The ladder record of an image (or wildcard) for an encoder."""
     return str(ladder_record(f"{RESULTS}/ladder/{encoder}", image))
@@ -178,12 +181,27 @@ def ladder_jsons():
 
 
 def megapixels(path):
-    """Megapixels of an image file; 2.07 (1920x1080) until the file exists."""
+    """Megapixels of an image file; 2.07 (1920x1080) until the file exists. Read once per
+    version of the file (size and modification time): Snakemake evaluates the resources
+    of every job, and several jobs ask for each image's size."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return DEFAULT_MEGAPIXELS
+    return _megapixels(path, status.st_size, status.st_mtime_ns)
+
+
+DEFAULT_MEGAPIXELS = 1920 * 1080 / 1e6
+
+
+@functools.cache
+def _megapixels(path, size_bytes, mtime_ns):
+    """megapixels() of one version of a file (its size and mtime: the cache key)."""
     try:
         with Image.open(path) as image:
             return image.width * image.height / 1e6
     except OSError:
-        return 1920 * 1080 / 1e6
+        return DEFAULT_MEGAPIXELS
 
 
 @dataclass(frozen=True)
