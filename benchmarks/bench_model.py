@@ -167,7 +167,7 @@ def main() -> None:
     size = f"width {args.width}, {args.threads} threads"
     write_summary(args.summary, [
         Row("model", f"training, {size}, batch {args.train_batch}", train[0], "patch/s",
-            baseline="float32 matmul FLOP/s", ratio=train[1]),
+            target=">= 0.60x matmul", baseline="float32 matmul FLOP/s", ratio=train[1]),
         Row("model", f"inference, {size}, batch {batch}", infer[0], "patch/s",
             baseline="float32 matmul FLOP/s", ratio=infer[1]),
     ])  # fmt: skip

@@ -11,7 +11,7 @@ batching's gain), and ``--baseline-images`` images (500 by default) at ``--image
 whose ratio of seconds per image shows how far planning is from linear (1.0: linear).
 
     python benchmarks/bench_planning.py [--images 5000] [--images-per-job 20]
-        [--baseline-images 500] [--no-baseline] [--repeats 1] [--summary PATH]
+        [--baseline-images 500] [--no-baseline] [--repeats 3] [--summary PATH]
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--baseline-images", type=int, default=500)
     parser.add_argument("--no-baseline", action="store_true", help="skip the baselines")
     parser.add_argument("--session-size", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="median of this many runs")
     add_summary_argument(parser)
     args = parser.parse_args()
     count, per_job = args.images, args.images_per_job

@@ -32,7 +32,7 @@ STAGES = {
     "distort": ("bench_distort.py", ["--images", "1", "--qp-step", "19"]),
     "planning": (
         "bench_planning.py",
-        ["--images", "200", "--images-per-job", "10", "--baseline-images", "50"],
+        ["--images", "200", "--images-per-job", "10", "--baseline-images", "50", "--repeats", "1"],
     ),
     "labels": ("bench_labels.py", ["--resamples", "200", "--repeats", "1"]),
     "patches": ("bench_patches.py", ["--images", "4", "--repeats", "3"]),
