@@ -83,10 +83,14 @@ def discover(sources: dict) -> list[SourceImage]:
     else:
         files = _files_of(kind, sources)
         sessions = _sessions(len(files), sources["session_size"])
-        root = None if kind == "skimage" else _names_root(kind, sources["path"]).resolve()
+        if kind == "skimage":
+            names = [f"skimage:{file.name}" for file in files]
+        else:
+            root = _names_root(kind, sources["path"]).resolve()
+            names = [_relative(file, root) for file in files]
         images = [
-            SourceImage(_safe_id(file.stem), file, session, _portable_name(file, root))
-            for file, session in zip(files, sessions, strict=True)
+            SourceImage(_safe_id(file.stem), file, session, name)
+            for file, session, name in zip(files, sessions, names, strict=True)
         ]
     _check_unique(images)
     return images
@@ -121,14 +125,6 @@ def _names_root(kind: str, path: str) -> Path:
         magic = [index for index, part in enumerate(parts) if glob.has_magic(part)]
         parts = parts[: magic[0]] if magic else parts[:-1]
     return Path(*parts) if parts else Path(".")
-
-
-def _portable_name(file: Path, resolved_root: Path | None) -> str:
-    """``skimage:<file name>`` for scikit-image's images (``resolved_root`` None), else the
-    path relative to the root of :func:`_names_root`."""
-    if resolved_root is None:
-        return f"skimage:{file.name}"
-    return _relative(file, resolved_root)
 
 
 def _relative(file: Path, resolved_root: Path) -> str:
