@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from vvcjnd.config import validate_config
+from vvcjnd.distort.codecs import codec_levels
 from vvcjnd.distort.costs import ladder_memory_mb, ladder_runtime_minutes
 from vvcjnd.images import write_png
 from vvcjnd.paths import PROFILE_FILES
@@ -147,8 +148,9 @@ def test_jobs_ask_for_resources_by_their_images_sizes(finished_small_run, tmp_pa
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     jobs = _job_resources(result.stdout)
-    threads, levels = config["encode"]["threads"], list(range(22, 41, 6))
-    sizes = {"chelsea": 240 * 176 / 1e6, "coffee": 0.8}
+    threads, levels = config["encode"]["threads"], codec_levels(config["encode"], "vvenc")
+    resize = config["sources"]["resize"]
+    sizes = {"chelsea": resize["width"] * resize["height"] / 1e6, "coffee": 0.8}
     runtime = sum(
         ladder_runtime_minutes(
             "vvenc", config["encode"]["vtm"]["seconds_per_megapixel"], levels, size, threads

@@ -103,18 +103,18 @@ def _files_of(kind: str, sources: dict) -> list[Path]:
         folder = Path(sources["path"])
         if not folder.is_dir():
             raise VvcjndError(f"sources.path {folder} is not a folder (sources.kind is 'folder')")
-        # scandir: the entries' types come with the listing (one stat per file for iterdir)
-        with os.scandir(folder) as entries:
-            files = [
-                Path(entry.path)
-                for entry in entries
-                if not entry.name.startswith(".") and entry.is_file()
-            ]
+        files = _visible_files(folder)
     else:
         files = [Path(p) for p in glob.glob(sources["path"], recursive=True) if Path(p).is_file()]
     if not files:
         raise VvcjndError(f"sources.path {sources['path']!r} matches no image file")
     return [Path(p) for p in natsorted(files, key=str)]
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """The files of ``folder`` not named ``.*``, in listing order (scandir: no stat per file)."""
+    with os.scandir(folder) as entries:
+        return [Path(e.path) for e in entries if not e.name.startswith(".") and e.is_file()]
 
 
 def _names_root(kind: str, path: str) -> Path:
@@ -203,8 +203,7 @@ def _from_published(root: Path) -> list[SourceImage]:
     images = []
     resolved_root = root.resolve()
     for session, folder in sorted(folders):
-        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
-        for file in natsorted(files, key=str):
+        for file in natsorted(_visible_files(folder), key=str):
             image_id = f"s{session}_{_safe_id(file.stem)}"
             images.append(SourceImage(image_id, file, session, _relative(file, resolved_root)))
     return images

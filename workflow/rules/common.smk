@@ -180,6 +180,10 @@ def ladder_jsons():
     return [ladder_json(image) for image in IMAGES]
 
 
+# The size taken for an image not yet written: 1920x1080.
+DEFAULT_MEGAPIXELS = 1920 * 1080 / 1e6
+
+
 def megapixels(path):
     """Megapixels of an image file; 2.07 (1920x1080) until the file exists. Read once per
     version of the file (size and modification time): Snakemake evaluates the resources
@@ -189,9 +193,6 @@ def megapixels(path):
     except OSError:
         return DEFAULT_MEGAPIXELS
     return _megapixels(path, status.st_size, status.st_mtime_ns)
-
-
-DEFAULT_MEGAPIXELS = 1920 * 1080 / 1e6
 
 
 @functools.cache
