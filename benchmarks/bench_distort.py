@@ -10,7 +10,8 @@ Snakemake, and prints
 time as the ladder jobs run them (two encoders on two vCPUs do not run at twice the speed of
 one, so bare / 2 is a bound no run reaches), the same ratio of the time inside the ladder jobs
 (Snakemake's benchmark files: the jobs' own overhead, without Snakemake's start-up and
-scheduling), the medians over ``--repeats`` runs, and the
+scheduling), the medians over ``--repeats`` runs, the ladder's own CPU per CPU second of its
+encoders and decoders (the floor of the ratio on busy cores: `own_cpu_share`), and the
 peak memory (max RSS, from Snakemake's benchmark files) of any ladder job, also for one
 1920x1080 image (target <= 1 GB).
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shlex
 import shutil
 import statistics
@@ -124,6 +126,34 @@ def ladder_jobs_seconds(workdir: Path) -> float:
 def peak_rss_mb(workdir: Path) -> float:
     files = (workdir / "results/benchmarks/ladder").rglob("*.tsv")
     return max(pd.read_csv(path, sep="\t")["max_rss"].max() for path in files)
+
+
+def own_cpu_share(workdir: Path, config: Path) -> float:
+    """CPU seconds this process spends per CPU second of its encoder and decoder processes
+    while it runs the ladder of the run's first image in process (`run_ladder`, the job's
+    workers): the colour conversion, PNG, PSNR-Y and hashes the bare commands do not do.
+    On cores the encoders keep busy, the stage's ratio to the bare commands cannot fall
+    below 1 + this share."""
+    from vvcjnd.config import validate_config
+    from vvcjnd.distort.ladder import run_ladder
+
+    settings = validate_config(yaml.safe_load(config.read_text()))
+    encode = settings["encode"]
+    record = sorted((workdir / "results/ladder/vvenc").glob("*.json"))[0]
+    pristine = workdir / json.loads(record.read_text())["pristine_png"]
+    codec, yuv = codec_from_config(encode, "vvenc"), YuvFormat.from_config(settings["colour"])
+
+    def cpu_seconds(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
+
+    with tempfile.TemporaryDirectory(prefix="vvcjnd-share-") as tmp:
+        own, children = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
+        run_ladder(pristine, Path(tmp) / "points", Path(tmp) / "record.json", codec, yuv,
+                   codec_levels(encode, "vvenc"), workers=encode["threads"])  # fmt: skip
+        own = cpu_seconds(resource.RUSAGE_SELF) - own
+        children = cpu_seconds(resource.RUSAGE_CHILDREN) - children
+    return own / children
 
 
 def write_config(path: Path, overrides: dict, images_per_job: int = 1) -> Path:
@@ -264,6 +294,7 @@ def main() -> None:
                   f"(/2 = {bare / 2:.1f} s; two at a time {side_by_side[-1]:.1f} s), "
                   f"ratio {ratios[-1]:.3f}")  # fmt: skip
         peak_default = peak_rss_mb(tmp / "run0")
+        share = own_cpu_share(tmp / "run0", config)
         hd = write_config(
             tmp / "hd.yaml",
             {**overrides, "sources": {"names": ["astronaut"], "block": 8,
@@ -288,6 +319,7 @@ def main() -> None:
     print(f"bare commands two at a time (s)          {paired:8.1f}")
     print(f"  stage / bare two at a time             {statistics.median(stage_s) / paired:8.3f}")
     print(f"  ladder jobs / bare two at a time       {statistics.median(jobs_s) / paired:8.3f}")
+    print(f"ladder's own CPU / encoder+decoder CPU   {share:8.3f}     (ratio >= 1 + this)")
     print(f"peak memory of a ladder job, default MB  {peak_default:8.0f}")
     print(f"peak memory of a ladder job, 1080p MB    {peak_hd:8.0f}     <= 1024")
     n_qps = len(range(13, 52, args.qp_step))
@@ -301,6 +333,8 @@ def main() -> None:
         Row("distort", "stage wall time against the bare commands two at a time",
             statistics.median(stage_s), "s", "", "bare commands two at a time",
             statistics.median(stage_s) / paired),
+        Row("distort", "ladder's own CPU per encoder+decoder CPU (ratio >= 1 + it)", share, "",
+            ""),
         Row("distort", "peak memory of a 1080p ladder job", peak_hd, "MB", "<= 1024 MB"),
     ])  # fmt: skip
 

@@ -25,6 +25,23 @@ def test_psnr_known_value():
     assert psnr(a, a) == float("inf")
 
 
+@pytest.mark.parametrize(
+    "dtypes", [(np.uint8, np.uint8), (np.uint16, np.uint16), (np.uint8, np.int32)]
+)
+def test_psnr_of_integers_is_the_float_path_to_the_last_bit(dtypes):
+    """Integer samples take an int64 sum of squares: the same dB as float64, bit for bit."""
+    rng = np.random.default_rng(1)
+    high = 1024 if dtypes[0] == np.uint16 else 256
+    reference = rng.integers(0, high, (217, 301)).astype(dtypes[0])
+    distorted = np.clip(reference + rng.integers(-9, 10, reference.shape), 0, high - 1)
+    distorted = distorted.astype(dtypes[1])
+    peak = 4 * 255.0 if high == 1024 else 255.0
+    as_float = psnr(reference.astype(np.float64), distorted.astype(np.float64), peak)
+    assert psnr(reference, distorted, peak) == as_float
+    assert psnr(distorted, reference, peak) == as_float  # unsigned samples never wrap
+    assert psnr(reference, reference, peak) == float("inf")
+
+
 def test_ssim_matches_scikit_image(pair):
     reference, distorted = pair
     expected = structural_similarity(

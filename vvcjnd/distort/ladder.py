@@ -205,8 +205,10 @@ def _psnr_y(
 ) -> float:
     """PSNR of the coded luma plane in 8-bit units (peak 255 at 8 bits, 1020 at 10 bits)."""
     depth = max(source_depth, decoded_depth)
-    source = source.astype(np.int32) << (depth - source_depth)
-    decoded = decoded.astype(np.int32) << (depth - decoded_depth)
+    if source_depth < depth:
+        source = source.astype(np.int32) << (depth - source_depth)
+    if decoded_depth < depth:
+        decoded = decoded.astype(np.int32) << (depth - decoded_depth)
     return psnr(source, decoded, peak=255.0 * (1 << (depth - 8)))
 
 
