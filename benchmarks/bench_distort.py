@@ -333,8 +333,8 @@ def main() -> None:
         Row("distort", "stage wall time against the bare commands two at a time",
             statistics.median(stage_s), "s", "", "bare commands two at a time",
             statistics.median(stage_s) / paired),
-        Row("distort", "ladder's own CPU per encoder+decoder CPU (ratio >= 1 + it)", share, "",
-            ""),
+        Row("distort", "ladder's own CPU, share of its encoders' CPU (ratio >= 1 + it)",
+            100 * share, "%", ""),
         Row("distort", "peak memory of a 1080p ladder job", peak_hd, "MB", "<= 1024 MB"),
     ])  # fmt: skip
 
