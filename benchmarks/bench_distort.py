@@ -134,10 +134,10 @@ def own_cpu_share(workdir: Path, config: Path) -> float:
     workers): the colour conversion, PNG, PSNR-Y and hashes the bare commands do not do.
     On cores the encoders keep busy, the stage's ratio to the bare commands cannot fall
     below 1 + this share."""
-    from vvcjnd.config import validate_config
+    from vvcjnd.config import load_config
     from vvcjnd.distort.ladder import run_ladder
 
-    settings = validate_config(yaml.safe_load(config.read_text()))
+    settings = load_config(config)
     encode = settings["encode"]
     record = sorted((workdir / "results/ladder/vvenc").glob("*.json"))[0]
     pristine = workdir / json.loads(record.read_text())["pristine_png"]
@@ -210,10 +210,10 @@ def compare_codecs(
     run ``workers`` levels side by side (default ``encode.threads``)."""
     import skimage.data
 
-    from vvcjnd.config import validate_config
+    from vvcjnd.config import load_config
     from vvcjnd.distort.ladder import run_ladder
 
-    config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    config = load_config(REPO / "config.yaml")
     encode, yuv = config["encode"], YuvFormat.from_config(config["colour"])
     workers = workers or encode["threads"]
     width, height = (int(side) for side in size.split("x"))
