@@ -2,12 +2,13 @@
 
 Times the whole 1080p path (`vvcjnd.infer.profile.infer_luma`: patch extraction, network,
 decomposition, blend) step by step, from the baseline, the eager network in NCHW, to the
-pipeline's default (batch norm and spectral norm folded, channels_last, batch 16; batch 64
-beside it), then bfloat16 autocast (an option, with its error against float32 on the JND
-profile) and, with ``--compile``, torch.compile (inductor). Prints seconds per image
-(median of repeats, each bracketed by float32 matmul repeats so that load from other
-processes hits both alike), the achieved FLOP/s (2 x analytic multiply-accumulates of the
-network) against the matmul FLOP/s, and the process's peak resident memory.
+pipeline's default: batch norm and spectral norm folded, channels_last, batch 16 (batch 64
+beside it), then the rearranged network (`vvcjnd.model.inference.InferenceNet`); then
+bfloat16 autocast (an option, with its error against float32 on the JND profile) and, with
+``--compile``, torch.compile (inductor). Prints seconds per image (median of repeats, each
+bracketed by float32 matmul repeats so that load from other processes hits both alike), the
+achieved FLOP/s (2 x the analytic multiply-accumulates each form executes) against the
+matmul FLOP/s, and the process's peak resident memory.
 Targets (issue F): <= 6 s per image, >= 0.65x matmul FLOP/s, <= 1 GB on 2 CPU cores at the
 paper width. ``--width 8`` is a quick smoke run (about 1/15 of the work).
 
@@ -31,8 +32,9 @@ from summary import Row, add_summary_argument, write_summary
 
 from vvcjnd.colour import luma_uint8
 from vvcjnd.infer.profile import InferSettings, infer_luma
-from vvcjnd.model.costs import macs_per_patch
-from vvcjnd.model.network import StructuralVisibilityNet, fuse_for_inference
+from vvcjnd.model.costs import inference_macs_per_patch, macs_per_patch
+from vvcjnd.model.inference import InferenceNet, fold_norms
+from vvcjnd.model.network import StructuralVisibilityNet
 from vvcjnd.patches.grid import grid_positions
 
 PAPER_WIDTH, PAPER_DEPTH = 32, 5
@@ -79,22 +81,24 @@ def main() -> None:
 
     luma = test_image()
     eager = StructuralVisibilityNet(args.width, PAPER_DEPTH).eval()
-    fused = fuse_for_inference(eager)
+    folded = fold_norms(eager)
     default = InferSettings()
     n_patches = len(grid_positions(*luma.shape, 64, default.stride, cover_border=True))
-    flops = 2 * macs_per_patch(args.width, PAPER_DEPTH) * n_patches
+    network_flops = 2 * macs_per_patch(args.width, PAPER_DEPTH) * n_patches
+    rearranged_flops = 2 * inference_macs_per_patch(args.width, PAPER_DEPTH) * n_patches
     print(f"image 1920x1080, {n_patches} patches, width {args.width}, depth {PAPER_DEPTH}")
     print(f"threads {args.threads}, repeats {args.repeats}, load {os.getloadavg()}")
-    print(f"network work: {flops / 1e12:.3f} TFLOP per image (2 x analytic MACs)")
+    print(f"network work: {network_flops / 1e12:.3f} TFLOP per image (2 x analytic MACs); "
+          f"rearranged: {rearranged_flops / 1e12:.3f} TFLOP")  # fmt: skip
 
-    def step(label, model, **settings):
+    def step(label, model, flops=network_flops, repeats=args.repeats, **settings):
         chosen = InferSettings(**{"batch_size": default.batch_size, **settings})
         profiles = []  # the last run's profile only (memory)
 
         def run():
             profiles[:] = [infer_luma(model, luma, chosen, sign=1)]
 
-        seconds, rate = paired(run, args.repeats)
+        seconds, rate = paired(run, repeats)
         share = flops / seconds / rate
         print(f"{label:<58} {seconds:6.2f} s  {flops / seconds / 1e9:6.1f} GFLOP/s  "
               f"{share:.2f}x matmul ({rate / 1e9:.0f} GFLOP/s)", flush=True)  # fmt: skip
@@ -103,13 +107,21 @@ def main() -> None:
     baseline, _, _ = step(f"eager, NCHW, batch {BASELINE_BATCH} (baseline)", eager,
                           batch_size=BASELINE_BATCH)  # fmt: skip
     step(f"folded BN + spectral norm, NCHW, batch {BASELINE_BATCH}",
-         fused.to(memory_format=torch.contiguous_format), batch_size=BASELINE_BATCH)  # fmt: skip
-    fused.to(memory_format=torch.channels_last)
-    step(f"folded, channels_last, batch {BASELINE_BATCH}", fused, batch_size=BASELINE_BATCH)
-    seconds, share, exact = step(f"folded, channels_last, batch {default.batch_size} (default)",
-                                 fused)  # fmt: skip
-    bf16_seconds, _, bf16 = step("folded, channels_last, bfloat16 autocast", fused,
-                                 precision="bfloat16")  # fmt: skip
+         folded.to(memory_format=torch.contiguous_format), batch_size=BASELINE_BATCH)  # fmt: skip
+    folded.to(memory_format=torch.channels_last)
+    step(f"folded, channels_last, batch {BASELINE_BATCH}", folded, batch_size=BASELINE_BATCH)
+    _, _, folded_profile = step(f"folded, channels_last, batch {default.batch_size}", folded)
+    fused = InferenceNet(folded).to(memory_format=torch.channels_last)
+    seconds, share, exact = step("+ rearranged network (InferenceNet, default)", fused,
+                                 rearranged_flops)  # fmt: skip
+    rearranged_error = float(np.abs(exact.jnd - folded_profile.jnd).max())
+    moved = int(np.count_nonzero(exact.image != folded_profile.image))
+    print(f"rearranged vs folded network: JND image max |difference| {rearranged_error:.2e} "
+          f"grey levels; {moved} of {luma.size} uint8 pixels rounded the other way")  # fmt: skip
+    native_bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    bf16_label = "+ bfloat16 autocast" + ("" if native_bf16 else " (emulated: no BF16 here)")
+    bf16_seconds, _, bf16 = step(bf16_label, fused, rearranged_flops, precision="bfloat16",
+                                 repeats=args.repeats if native_bf16 else 1)  # fmt: skip
     bf16_error = float(np.abs(bf16.jnd_map - exact.jnd_map).max())
     print(f"bfloat16 vs float32 JND map: max |difference| {bf16_error:.3f} grey levels, "
           f"mean {np.abs(bf16.jnd_map - exact.jnd_map).mean():.4f}; PSNR {bf16.psnr_db:.3f} "
@@ -122,7 +134,7 @@ def main() -> None:
                 torch.zeros(default.batch_size, 1, 64, 64).to(memory_format=torch.channels_last)
             )
         print(f"torch.compile (inductor): {time.perf_counter() - start:.1f} s to compile")
-        step("folded, channels_last, torch.compile", compiled)
+        step("rearranged, torch.compile", compiled, rearranged_flops)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux: KiB
     print(f"peak resident memory: {peak_gb:.2f} GB (all steps)")
     print(f"targets: <= 6 s -> {'met' if seconds <= 6 else 'MISSED'}; >= 0.65x matmul -> "
@@ -132,7 +144,7 @@ def main() -> None:
     write_summary(args.summary, [
         Row("infer", f"one 1080p image, {size}, float32", seconds, "s", "<= 6 s",
             f"eager NCHW batch {BASELINE_BATCH}", baseline / seconds),
-        Row("infer", f"one 1080p image, {size}: achieved FLOP/s", flops / seconds / 1e9,
+        Row("infer", f"one 1080p image, {size}: achieved FLOP/s", rearranged_flops / seconds / 1e9,
             "GFLOP/s", ">= 0.65x matmul", "float32 matmul FLOP/s", share),
         Row("infer", f"one 1080p image, {size}, bfloat16 (option)", bf16_seconds, "s", "",
             "float32", seconds / bf16_seconds),

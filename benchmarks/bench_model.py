@@ -1,7 +1,8 @@
 """Speed of the structural-visibility network on the CPU (or a GPU): patches/s and FLOP/s share.
 
 Prints, for inference variants and for training, the patches per second, the achieved
-FLOP/s (2 x the analytic multiply-accumulates of the network) and its share of the
+FLOP/s (2 x the analytic multiply-accumulates each form executes: the network's, or the
+fewer of its inference form `InferenceNet`) and its share of the
 FLOP/s of a float32 matrix multiply timed in the same process. Every figure is the
 median of repeats, each model repeat bracketed by matmul repeats so that load from
 other processes hits both alike.
@@ -23,8 +24,10 @@ import torch
 from summary import Row, add_summary_argument, write_summary
 from torch.nn.utils import parametrize
 
+from vvcjnd.model.costs import inference_macs_per_patch
 from vvcjnd.model.costs import macs_per_patch as model_macs
-from vvcjnd.model.network import StructuralVisibilityNet, count_parameters, fuse_for_inference
+from vvcjnd.model.inference import InferenceNet, fold_norms
+from vvcjnd.model.network import StructuralVisibilityNet, count_parameters
 
 PATCHES_PER_1080P = 798
 MATMUL_SIDE = 2048
@@ -139,31 +142,34 @@ def main() -> None:
     model.to(memory_format=torch.contiguous_format)
 
     model.eval()
-    fused = fuse_for_inference(model)
+    folded = fold_norms(model)
+    folded_nchw = fold_norms(model).to(memory_format=torch.contiguous_format)
+    fused = InferenceNet(folded).to(memory_format=torch.channels_last)
+    fused_flops = 2 * inference_macs_per_patch(args.width, args.depth)
     bf16 = functools.partial(bf16_inference, device.type)
-    fused_nchw = fuse_for_inference(model).to(memory_format=torch.contiguous_format)
     for batch in args.batches:
         x = torch.rand(batch, 1, 64, 64, device=device) * 2 - 1
         x_last = x.contiguous(memory_format=torch.channels_last)
 
         variants = [
-            ("eval, no_grad", torch.no_grad, model, x),
-            ("eval, inference_mode, cached spectral norm", cached_inference, model, x),
-            ("folded BN + spectral norm, NCHW", torch.inference_mode, fused_nchw, x),
-            ("folded, channels_last", torch.inference_mode, fused, x_last),
-            ("folded, channels_last, bfloat16 autocast", bf16, fused, x_last),
+            ("eval, no_grad", torch.no_grad, model, x, flops),
+            ("eval, inference_mode, cached spectral norm", cached_inference, model, x, flops),
+            ("folded BN + spectral norm, NCHW", torch.inference_mode, folded_nchw, x, flops),
+            ("folded, channels_last", torch.inference_mode, folded, x_last, flops),
+            ("rearranged (InferenceNet)", torch.inference_mode, fused, x_last, fused_flops),
+            ("rearranged, bfloat16 autocast", bf16, fused, x_last, fused_flops),
         ]
-        for label, context, net, inputs in variants:
+        for label, context, net, inputs, work in variants:
             seconds, rate = paired(
                 functools.partial(forward, context, net, inputs), matmul, device, args.repeats
             )
             label = f"infer batch {batch:3d}: {label}"
-            figures[label] = report(label, batch, seconds, flops, rate)
+            figures[label] = report(label, batch, seconds, work, rate)
 
     # headline: the layouts that vvcjnd.model.training and vvcjnd.infer use
     batch = max(args.batches)
     train = figures[f"train step, batch {args.train_batch}, channels_last"]
-    infer = figures[f"infer batch {batch:3d}: folded, channels_last"]
+    infer = figures[f"infer batch {batch:3d}: rearranged (InferenceNet)"]
     size = f"width {args.width}, {args.threads} threads"
     write_summary(args.summary, [
         Row("model", f"training, {size}, batch {args.train_batch}", train[0], "patch/s",

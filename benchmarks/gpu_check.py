@@ -33,7 +33,8 @@ from summary import Row, add_summary_argument, write_summary
 from torch.utils.data import Dataset
 
 from vvcjnd.infer.profile import InferSettings, infer_luma, run_network
-from vvcjnd.model.network import StructuralVisibilityNet, fuse_for_inference
+from vvcjnd.model.inference import fuse_for_inference
+from vvcjnd.model.network import StructuralVisibilityNet
 from vvcjnd.patches.grid import extract_patches, grid_positions
 
 # The tolerance of resumed against uninterrupted losses on CUDA, relative: CUDA has no

@@ -147,7 +147,8 @@ def test_settings_reject_an_unknown_precision():
 @pytest.fixture(scope="module")
 def small_network():
     """A random (untrained) width-8 network, folded for inference as the pipeline does."""
-    from vvcjnd.model.network import StructuralVisibilityNet, fuse_for_inference
+    from vvcjnd.model.inference import fuse_for_inference
+    from vvcjnd.model.network import StructuralVisibilityNet
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

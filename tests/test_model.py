@@ -9,11 +9,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vvcjnd.errors import VvcjndError
 from vvcjnd.model.costs import macs_per_patch
+from vvcjnd.model.inference import fuse_for_inference
 from vvcjnd.model.network import (
     StructuralVisibilityNet,
     build_model,
     count_parameters,
-    fuse_for_inference,
 )
 
 PAPER_PARAMETERS = 5_779_584

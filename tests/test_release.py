@@ -17,7 +17,8 @@ from vvcjnd.model.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from vvcjnd.model.network import StructuralVisibilityNet, count_parameters, fuse_for_inference
+from vvcjnd.model.inference import fuse_for_inference
+from vvcjnd.model.network import StructuralVisibilityNet, count_parameters
 from vvcjnd.model.release import UNUSED_BRANCHES, is_unused
 from vvcjnd.model.training import LAST, fit, lr_factor
 from vvcjnd.patches.dataset import PatchPairDataset

@@ -29,7 +29,7 @@ from vvcjnd.images import read_png, write_png
 from vvcjnd.io import sha256_file, write_bytes, write_json
 from vvcjnd.jndmath import luminance_adaptation
 from vvcjnd.model.costs import PATCH_SIZE
-from vvcjnd.model.network import fuse_for_inference
+from vvcjnd.model.inference import fuse_for_inference
 from vvcjnd.patches.grid import (
     compose,
     decompose,
@@ -267,7 +267,8 @@ def write_profile(
 
 
 def load_inference_model(checkpoint: Path) -> torch.nn.Module:
-    """The checkpoint's network on the CPU, eval mode, spectral norm and batch norm folded."""
+    """The checkpoint's network on the CPU, eval mode, in its inference form
+    (:func:`vvcjnd.model.inference.fuse_for_inference`)."""
     from vvcjnd.model.checkpoint import load_model
 
     model, _ = load_model(checkpoint, device="cpu")

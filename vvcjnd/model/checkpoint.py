@@ -149,7 +149,7 @@ def load_model(
 ) -> tuple[StructuralVisibilityNet, dict]:
     """The trained network of a checkpoint (eval mode, on ``device``) and its ``train`` config.
 
-    For fast inference pass the model through :func:`vvcjnd.model.fuse_for_inference`.
+    For fast inference pass the model through :func:`vvcjnd.model.inference.fuse_for_inference`.
     """
     path = Path(checkpoint_path)
     state = read_checkpoint(path)

@@ -40,6 +40,22 @@ def macs_per_patch(width: int, depth: int, size: int = PATCH_SIZE) -> int:
     return macs
 
 
+def inference_macs_per_patch(width: int, depth: int, size: int = PATCH_SIZE) -> int:
+    """Multiply-accumulates of one patch through `vvcjnd.model.inference.InferenceNet` on the
+    CPU: :func:`macs_per_patch` less 5/9 of each decoder upsample conv (4 taps per output
+    pixel, not 9) and the context half of each global-context fusion (once per patch, not
+    per position), plus the head's tap planes over its 3-pixel padded border.
+    """
+    channels = [width * 2**level for level in range(depth)]
+    sides = [size // 2**level for level in range(depth)]
+    saved = sum((side**2 - 1) * c * c for c, side in zip(channels, sides, strict=True))
+    for level in range(depth - 1, 0, -1):
+        side, c_out = sides[level - 1], channels[level - 1]
+        saved += side**2 * c_out * 2 * c_out * (9 - 4)
+    head_border = ((size + 6) ** 2 - size**2) * width * 49
+    return macs_per_patch(width, depth, size) - saved + head_border
+
+
 # Conservative training throughput for the runtime estimate (forward + backward = 3 forwards).
 CPU_FLOPS_PER_THREAD = 10e9
 GPU_FLOPS = 5e12

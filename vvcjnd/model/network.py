@@ -236,33 +236,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-@torch.no_grad()
-def fuse_for_inference(model: StructuralVisibilityNet) -> StructuralVisibilityNet:
-    """A copy for inference: spectral norm baked into plain weights, batch norm folded.
-
-    The copy computes the same function as ``model.eval()`` (to float rounding) with no
-    per-call weight normalisation or batch-norm pass; it is in eval mode, channels_last.
-    Do not train it.
-    """
-    fused = model.rebuilt()
-    # A rebuilt net, not a deepcopy: removing a parametrization edits the module's class,
-    # which a deepcopy would share with ``model``.
-    fused.load_state_dict(model.state_dict())
-    fused.to(next(model.parameters()).device).eval()
-    for module in list(fused.modules()):
-        if parametrize.is_parametrized(module, "weight"):
-            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
-    for block in list(fused.modules()):
-        if isinstance(block, ConvBlock):
-            conv, norm = block[1], block[2]
-            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-            conv.weight.mul_(scale[:, None, None, None])
-            bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
-            conv.bias = nn.Parameter(norm.bias + (bias - norm.running_mean) * scale)
-            block[2] = nn.Identity()
-    return fused.to(memory_format=torch.channels_last)
-
-
 @torch.inference_mode()
 def apply_network(model: nn.Module, patches: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """The bare network (eval mode, no decomposition) on float32 (N, 1, H, W) in [-1, 1].
