@@ -55,9 +55,10 @@ def matmul_seconds(size: int = 2048) -> float:
     return time.perf_counter() - start
 
 
-def paired(function, repeats: int, size: int = 2048) -> tuple[float, float]:
+def paired(function, repeats: int, warm_up: bool = True, size: int = 2048) -> tuple[float, float]:
     """Median seconds of ``function()`` and median matmul FLOP/s, interleaved."""
-    function()  # warm-up: allocations, oneDNN primitives
+    if warm_up:  # allocations, oneDNN primitives
+        function()
     matmul_seconds(size)
     seconds, rates = [], [2 * size**3 / matmul_seconds(size)]
     for _ in range(repeats):
@@ -91,14 +92,14 @@ def main() -> None:
     print(f"network work: {network_flops / 1e12:.3f} TFLOP per image (2 x analytic MACs); "
           f"rearranged: {rearranged_flops / 1e12:.3f} TFLOP")  # fmt: skip
 
-    def step(label, model, flops=network_flops, repeats=args.repeats, **settings):
+    def step(label, model, flops=network_flops, repeats=args.repeats, warm_up=True, **settings):
         chosen = InferSettings(**{"batch_size": default.batch_size, **settings})
         profiles = []  # the last run's profile only (memory)
 
         def run():
             profiles[:] = [infer_luma(model, luma, chosen, sign=1)]
 
-        seconds, rate = paired(run, repeats)
+        seconds, rate = paired(run, repeats, warm_up)
         share = flops / seconds / rate
         print(f"{label:<58} {seconds:6.2f} s  {flops / seconds / 1e9:6.1f} GFLOP/s  "
               f"{share:.2f}x matmul ({rate / 1e9:.0f} GFLOP/s)", flush=True)  # fmt: skip
@@ -119,9 +120,11 @@ def main() -> None:
     print(f"rearranged vs folded network: JND image max |difference| {rearranged_error:.2e} "
           f"grey levels; {moved} of {luma.size} uint8 pixels rounded the other way")  # fmt: skip
     native_bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    # emulated bfloat16 runs 7x slower than float32: one cold run gives its error and speed
     bf16_label = "+ bfloat16 autocast" + ("" if native_bf16 else " (emulated: no BF16 here)")
     bf16_seconds, _, bf16 = step(bf16_label, fused, rearranged_flops, precision="bfloat16",
-                                 repeats=args.repeats if native_bf16 else 1)  # fmt: skip
+                                 repeats=args.repeats if native_bf16 else 1,
+                                 warm_up=native_bf16)  # fmt: skip
     bf16_error = float(np.abs(bf16.jnd_map - exact.jnd_map).max())
     print(f"bfloat16 vs float32 JND map: max |difference| {bf16_error:.3f} grey levels, "
           f"mean {np.abs(bf16.jnd_map - exact.jnd_map).mean():.4f}; PSNR {bf16.psnr_db:.3f} "

@@ -193,7 +193,6 @@ class InferenceNet(nn.Module):
 
     def __init__(self, folded: StructuralVisibilityNet):
         super().__init__()
-        self.depth = folded.depth
         self.encoder = folded.encoder
         self.attention = folded.bottleneck[0]
         self.bottleneck_context = _Context(folded.bottleneck[1])
@@ -217,6 +216,6 @@ class InferenceNet(nn.Module):
 
 
 def fuse_for_inference(model: StructuralVisibilityNet) -> InferenceNet:
-    """The fastest exact inference form of ``model``: :func:`fold_norms`, then
-    :class:`InferenceNet`. ``model`` is left untouched (still trainable)."""
+    """The inference form of ``model`` (:func:`fold_norms`, then :class:`InferenceNet`): its
+    eval-mode outputs to float rounding, with less work. ``model`` is left untouched."""
     return InferenceNet(fold_norms(model)).to(memory_format=torch.channels_last)
