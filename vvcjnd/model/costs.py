@@ -14,6 +14,13 @@ import numpy as np
 PATCH_SIZE = 64
 GLOBAL_CONTEXT_REDUCTION = 16
 ATTENTION_KEY_REDUCTION = 8
+HEAD_KERNEL = 7  # the 7x7 input conv and head
+
+
+def _levels(width: int, depth: int, size: int) -> tuple[list[int], list[int]]:
+    """Channels and side (pixels) of each encoder level, finest first."""
+    levels = range(depth)
+    return [width * 2**level for level in levels], [size // 2**level for level in levels]
 
 
 def macs_per_patch(width: int, depth: int, size: int = PATCH_SIZE) -> int:
@@ -22,9 +29,8 @@ def macs_per_patch(width: int, depth: int, size: int = PATCH_SIZE) -> int:
     Counts the convs, the global-context MLPs and the attention matrix products; the
     element-wise work (batch norm, ReLU, softmax, padding) is left out.
     """
-    channels = [width * 2**level for level in range(depth)]
-    sides = [size // 2**level for level in range(depth)]
-    macs = sides[0] ** 2 * width * 49  # 7x7 input conv
+    channels, sides = _levels(width, depth, size)
+    macs = sides[0] ** 2 * width * HEAD_KERNEL**2  # 7x7 input conv
     for level in range(1, depth):
         macs += sides[level] ** 2 * channels[level] * channels[level - 1] * 9  # stride-2 conv
     for c, side in zip(channels, sides, strict=True):  # global context on skips and bottleneck
@@ -36,7 +42,7 @@ def macs_per_patch(width: int, depth: int, size: int = PATCH_SIZE) -> int:
     for level in range(depth - 1, 0, -1):  # decoder: reduce and merge at the finer side
         side, c_out = sides[level - 1], channels[level - 1]
         macs += 2 * side**2 * c_out * 2 * c_out * 9
-    macs += size**2 * width * 49  # 7x7 head
+    macs += size**2 * width * HEAD_KERNEL**2  # 7x7 head
     return macs
 
 
@@ -46,13 +52,13 @@ def inference_macs_per_patch(width: int, depth: int, size: int = PATCH_SIZE) -> 
     pixel, not 9) and the context half of each global-context fusion (once per patch, not
     per position), plus the head's tap planes over its 3-pixel padded border.
     """
-    channels = [width * 2**level for level in range(depth)]
-    sides = [size // 2**level for level in range(depth)]
+    channels, sides = _levels(width, depth, size)
     saved = sum((side**2 - 1) * c * c for c, side in zip(channels, sides, strict=True))
     for level in range(depth - 1, 0, -1):
         side, c_out = sides[level - 1], channels[level - 1]
         saved += side**2 * c_out * 2 * c_out * (9 - 4)
-    head_border = ((size + 6) ** 2 - size**2) * width * 49
+    padded = size + HEAD_KERNEL - 1
+    head_border = (padded**2 - size**2) * width * HEAD_KERNEL**2
     return macs_per_patch(width, depth, size) - saved + head_border
 
 

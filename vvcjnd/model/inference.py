@@ -19,8 +19,10 @@ outputs, tested within 1e-5) with less arithmetic and fewer copies:
   the skip's global context straight into the reflection-padded input of its merge conv
   (then copies the one-pixel border), where the network builds an upsampled map, a
   concatenation and a padded copy of it.
+- **Head as one matrix product (CPU).** The 7x7 conv to one channel is the sum of its 49 tap
+  planes, one matrix product over the padded map, shifted and summed.
 
-The rest (encoder, attention, head) runs the folded modules as they are.
+The encoder and the attention run the folded modules as they are.
 """
 
 from __future__ import annotations
@@ -92,18 +94,14 @@ class _Context(nn.Module):
         return torch.add(F.conv2d(x, self.map_weight), per_patch[:, :, None, None], out=out)
 
 
-def _conv_and_relu(block: nn.Sequential) -> tuple[nn.Conv2d, bool]:
-    """The conv of a folded ConvBlock or bare padded conv, and whether a ReLU follows it."""
-    return block[1], isinstance(block[-1], nn.ReLU)
-
-
 class _UpsampleMerge(nn.Module):
     """A folded :class:`DecoderLevel`: coarse (B, 2C, h, w) and skip (B, C, 2h, 2w) maps ->
     (B, C, 2h, 2w); the skip's global context is applied here, into the merge's input."""
 
     def __init__(self, level: DecoderLevel, skip_context: GlobalContext):
         super().__init__()
-        reduce, self.reduce_relu = _conv_and_relu(level.reduce)
+        # a folded conv block (padding, conv, identity, ReLU) or, in the release, padding + conv
+        reduce, self.reduce_relu = level.reduce[1], isinstance(level.reduce[-1], nn.ReLU)
         weight = reduce.weight
         self.phase_weights = nn.ParameterList(
             _frozen(
