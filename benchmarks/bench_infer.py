@@ -10,10 +10,10 @@ bracketed by float32 matmul repeats so that load from other processes hits both 
 achieved FLOP/s (2 x the analytic multiply-accumulates each form executes) against the
 matmul FLOP/s, and the process's peak resident memory.
 Targets (issue F): <= 6 s per image, >= 0.65x matmul FLOP/s, <= 1 GB on 2 CPU cores at the
-paper width. ``--width 8`` is a quick smoke run (about 1/15 of the work).
+paper width. ``--width 8 --size 640x360`` is a quick smoke run (about 1/140 of the work).
 
-    python benchmarks/bench_infer.py [--threads 2] [--repeats 3] [--width 32] [--compile]
-                                     [--summary PATH]
+    python benchmarks/bench_infer.py [--threads 2] [--repeats 3] [--width 32] [--size 1920x1080]
+                                     [--compile] [--summary PATH]
 """
 
 from __future__ import annotations
@@ -41,10 +41,22 @@ PAPER_WIDTH, PAPER_DEPTH = 32, 5
 BASELINE_BATCH = 64
 
 
-def test_image() -> np.ndarray:
-    """A natural 1080x1920 uint8 luma plane (scikit-image's astronaut, resized)."""
-    rgb = resize(data.astronaut(), (1080, 1920), order=1, anti_aliasing=False, preserve_range=True)
+def test_image(width: int = 1920, height: int = 1080) -> np.ndarray:
+    """A natural uint8 luma plane, (height, width) (scikit-image's astronaut, resized)."""
+    rgb = resize(data.astronaut(), (height, width), order=1, anti_aliasing=False,
+                 preserve_range=True)  # fmt: skip
     return luma_uint8(np.rint(rgb).astype(np.uint8))
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` (each >= 64, the patch side) -> (width, height)."""
+    try:
+        width, height = (int(side) for side in text.split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--size {text!r}: expected WIDTHxHEIGHT") from None
+    if min(width, height) < 64:
+        raise argparse.ArgumentTypeError(f"--size {text!r}: each side must be >= 64")
+    return width, height
 
 
 def matmul_seconds(size: int = 2048) -> float:
@@ -74,20 +86,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--width", type=int, default=PAPER_WIDTH, help="network width")
+    parser.add_argument("--size", type=image_size, default=(1920, 1080), help="image WxH")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     add_summary_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    luma = test_image()
+    luma = test_image(*args.size)
+    image = "1080p" if args.size == (1920, 1080) else "{}x{}".format(*args.size)
     eager = StructuralVisibilityNet(args.width, PAPER_DEPTH).eval()
     folded = fold_norms(eager)
     default = InferSettings()
     n_patches = len(grid_positions(*luma.shape, 64, default.stride, cover_border=True))
     network_flops = 2 * macs_per_patch(args.width, PAPER_DEPTH) * n_patches
     rearranged_flops = 2 * inference_macs_per_patch(args.width, PAPER_DEPTH) * n_patches
-    print(f"image 1920x1080, {n_patches} patches, width {args.width}, depth {PAPER_DEPTH}")
+    print(f"image {luma.shape[1]}x{luma.shape[0]}, {n_patches} patches, width {args.width}, "
+          f"depth {PAPER_DEPTH}")  # fmt: skip
     print(f"threads {args.threads}, repeats {args.repeats}, load {os.getloadavg()}")
     print(f"network work: {network_flops / 1e12:.3f} TFLOP per image (2 x analytic MACs); "
           f"rearranged: {rearranged_flops / 1e12:.3f} TFLOP")  # fmt: skip
@@ -145,11 +160,12 @@ def main() -> None:
           f"{'met' if peak_gb <= 1 else 'MISSED'}")  # fmt: skip
     size = f"width {args.width}, {args.threads} threads"
     write_summary(args.summary, [
-        Row("infer", f"one 1080p image, {size}, float32", seconds, "s", "<= 6 s",
+        Row("infer", f"one {image} image, {size}, float32", seconds, "s", "<= 6 s",
             f"eager NCHW batch {BASELINE_BATCH}", baseline / seconds),
-        Row("infer", f"one 1080p image, {size}: achieved FLOP/s", rearranged_flops / seconds / 1e9,
-            "GFLOP/s", ">= 0.65x matmul", "float32 matmul FLOP/s", share),
-        Row("infer", f"one 1080p image, {size}, bfloat16 (option)", bf16_seconds, "s", "",
+        Row("infer", f"one {image} image, {size}: achieved FLOP/s",
+            rearranged_flops / seconds / 1e9, "GFLOP/s", ">= 0.65x matmul",
+            "float32 matmul FLOP/s", share),
+        Row("infer", f"one {image} image, {size}, bfloat16 (option)", bf16_seconds, "s", "",
             "float32", seconds / bf16_seconds),
         Row("infer", "bfloat16 error: max abs JND map - float32 map", bf16_error, "grey-levels"),
         Row("infer", "peak resident memory", peak_gb, "GB", "<= 1 GB"),

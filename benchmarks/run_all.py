@@ -36,7 +36,7 @@ STAGES = {
     ),
     "labels": ("bench_labels.py", ["--resamples", "200", "--repeats", "1"]),
     "patches": ("bench_patches.py", ["--images", "4", "--repeats", "3"]),
-    "infer": ("bench_infer.py", ["--repeats", "1", "--width", "8"]),
+    "infer": ("bench_infer.py", ["--repeats", "1", "--width", "8", "--size", "640x360"]),
     "model": (
         "bench_model.py",
         ["--width", "8", "--repeats", "1", "--batches", "16", "--train-batch", "4"],

@@ -15,7 +15,7 @@ STAGES = {"distort", "labels", "patches", "infer", "model", "gpu", "subjective",
 
 @pytest.mark.slow
 def test_run_all_quick_prints_one_row_per_figure():
-    """About 1 min on 2 cores (the distortion stage runs Snakemake twice)."""
+    """About 2 min on 2 cores (the distortion stage runs Snakemake twice)."""
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks/run_all.py"), "--quick", "--markdown"],
         cwd=REPO,

@@ -1,5 +1,6 @@
 """Stage 7, JND profiles: the trained network applied to whole images.
 
 `profile`: patch decomposition, network, blending and the written profile; `figures`: the
-report gallery. The JND maths it shares with the baselines lives in `vvcjnd.jndmath`.
+colour-mapped JND map and the report gallery (no torch). The JND maths it shares with the
+baselines lives in `vvcjnd.jndmath`.
 """

@@ -1,4 +1,6 @@
-"""The inference stage's report figure: a gallery of JND profiles."""
+"""The inference stage's pictures: the colour-mapped JND map and the report's gallery.
+
+Free of torch, so that the gallery's job does not load it."""
 
 from __future__ import annotations
 
@@ -6,12 +8,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
 
 from vvcjnd.colour import luma_uint8
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png
-from vvcjnd.infer.profile import MAP_COLORMAP
 from vvcjnd.psnr import psnr
+
+MAP_COLORMAP = "magma"
+
+
+def colour_map(jnd_map: np.ndarray, map_max: float) -> np.ndarray:
+    """uint8 RGB (H, W, 3) picture of a JND map: 0 .. ``map_max`` grey levels on magma."""
+    scaled = np.clip(jnd_map / map_max, 0.0, 1.0)
+    return (colormaps[MAP_COLORMAP](scaled)[..., :3] * 255.0 + 0.5).astype(np.uint8)
 
 
 def plot_gallery(

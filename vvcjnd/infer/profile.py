@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from matplotlib import colormaps
 
 from vvcjnd.colour import luma_uint8
 from vvcjnd.errors import VvcjndError
 from vvcjnd.images import read_png, write_png
+from vvcjnd.infer.figures import colour_map
 from vvcjnd.io import sha256_file, write_bytes, write_json
 from vvcjnd.jndmath import luminance_adaptation
 from vvcjnd.model.costs import PATCH_SIZE
@@ -44,7 +44,6 @@ from vvcjnd.seeds import rng as seeded_rng
 SIGN_POLICIES = ("random", "positive", "negative", "none")
 WINDOWS = ("hann", "uniform")
 PRECISIONS = ("float32", "bfloat16")
-MAP_COLORMAP = "magma"
 
 
 @dataclass(frozen=True)
@@ -219,12 +218,6 @@ def infer_luma(
         n_patches=len(positions),
         network_mse=float(np.mean(error**2)) if len(error) else 0.0,
     )
-
-
-def colour_map(jnd_map: np.ndarray, map_max: float) -> np.ndarray:
-    """uint8 RGB (H, W, 3) picture of a JND map: 0 .. ``map_max`` grey levels on magma."""
-    scaled = np.clip(jnd_map / map_max, 0.0, 1.0)
-    return (colormaps[MAP_COLORMAP](scaled)[..., :3] * 255.0 + 0.5).astype(np.uint8)
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
