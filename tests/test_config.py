@@ -1,5 +1,7 @@
 """Config validation: defaults filled, bad keys named."""
 
+import shutil
+
 import pytest
 import yaml
 
@@ -41,6 +43,18 @@ def test_unreadable_config_file_is_named(tmp_path):
     bad.write_text("encode: [unclosed\n")
     with pytest.raises(VvcjndError, match="bad.yaml"):
         load_config(bad)
+
+
+def test_an_edited_schema_file_is_read_again(tmp_path):
+    """The parsed schemas are kept per process, but by file version: an edit counts."""
+    schemas = shutil.copytree(REPO / "workflow" / "schemas", tmp_path / "schemas")
+    assert validate_config({}, schemas)["seed"] == validate_config({})["seed"]
+    seed_schema = schemas / "config.schema.yaml"
+    text = seed_schema.read_text()
+    seed_default = "\n    default: " + str(validate_config({})["seed"]) + "\n"
+    assert seed_default in text
+    seed_schema.write_text(text.replace(seed_default, "\n    default: 123457\n", 1))
+    assert validate_config({}, schemas)["seed"] == 123457
 
 
 def test_config_yaml_sets_only_known_keys():

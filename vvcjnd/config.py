@@ -22,11 +22,23 @@ MAIN_SCHEMA = "config.schema.yaml"
 DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "workflow" / "schemas"
 
 
+def _schema(path: Path) -> dict:
+    """The parsed schema file ``path``, read once per version of the file (size and
+    modification time) in a process: a dry run of many configs validates each. Shared: do
+    not change it."""
+    stat = path.stat()
+    return _parsed_schema(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=128)
+def _parsed_schema(path: Path, mtime_ns: int, size: int) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
 def _registry(schema_dir: Path) -> Registry:
     resources = []
     for file in sorted(schema_dir.glob("*.schema.yaml")):
-        contents = yaml.safe_load(file.read_text())
-        contents.pop("$schema", None)
+        contents = {key: value for key, value in _schema(file).items() if key != "$schema"}
         resources.append((file.name, DRAFT202012.create_resource(contents)))
     return Registry().with_resources(resources)
 
@@ -62,7 +74,7 @@ def validate_config(config: dict, schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -
     Raises :class:`VvcjndError` naming the first offending key (by its dotted path).
     """
     schema_dir = Path(schema_dir)
-    schema = yaml.safe_load((schema_dir / MAIN_SCHEMA).read_text())
+    schema = _schema(schema_dir / MAIN_SCHEMA)
     validator_class = _with_defaults(jsonschema.Draft202012Validator)
     validator = validator_class(schema, registry=_registry(schema_dir))
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
@@ -104,7 +116,7 @@ def schema_nodes(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> list[tuple[str,
 
     def walk(prefix: str, node: dict) -> None:
         if "$ref" in node:
-            node = yaml.safe_load((schema_dir / node["$ref"]).read_text())
+            node = _schema(schema_dir / node["$ref"])
         if prefix:
             found.append((prefix, node))
         options = [o for o in node.get("oneOf", []) if o.get("type") == "object"]
@@ -112,7 +124,7 @@ def schema_nodes(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> list[tuple[str,
             for name, child in container.get("properties", {}).items():
                 walk(f"{prefix}.{name}" if prefix else name, child)
 
-    walk("", yaml.safe_load((schema_dir / MAIN_SCHEMA).read_text()))
+    walk("", _schema(schema_dir / MAIN_SCHEMA))
     return found
 
 
