@@ -33,7 +33,7 @@ def _layer(module: str) -> int | None:
     return STAGES.index(parts[1]) if parts[1] in STAGES else -1
 
 
-def _imported_modules(source: str, module: str) -> list[tuple[int, str]]:
+def vvcjnd_imports(source: str, module: str) -> list[tuple[int, str]]:
     """(line, module) of every vvcjnd import in ``source`` (the code of dotted ``module``)."""
     found = []
     package = module.rsplit(".", 1)[0]
@@ -58,7 +58,7 @@ def order_violations(source: str, module: str) -> list[str]:
     if own is None:
         return []
     bad = []
-    for line, imported in _imported_modules(source, module):
+    for line, imported in vvcjnd_imports(source, module):
         theirs = _layer(imported)
         if theirs is None or theirs > own:
             what = "the base" if own == -1 else f"stage '{STAGES[own]}'"

@@ -110,7 +110,8 @@ def qp_ladder(config: dict) -> list[int]:
 
 
 def schema_nodes(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> list[tuple[str, dict]]:
-    """(dotted key, schema node) of every config key, parents before their children."""
+    """(dotted key, schema node) of every config key, parents before their children; the
+    nodes are the parsed schemas shared within the process: do not change them."""
     schema_dir = Path(schema_dir)
     found: list[tuple[str, dict]] = []
 
